@@ -1,0 +1,27 @@
+"""SQLAlchemy models: the tables of the helpdesk, and the engine/session factory.
+
+This package imports nothing from the rest of the project.
+"""
+
+from models.base import Base
+from models.customer import Customer
+from models.enums import ActorType, HistoryAction, Priority, Status, TeamRole
+from models.organization import Organization
+from models.team import Team, TeamMember
+from models.ticket import Ticket, TicketHistory, TicketResponse
+
+__all__ = [
+    "ActorType",
+    "Base",
+    "Customer",
+    "HistoryAction",
+    "Organization",
+    "Priority",
+    "Status",
+    "Team",
+    "TeamMember",
+    "TeamRole",
+    "Ticket",
+    "TicketHistory",
+    "TicketResponse",
+]

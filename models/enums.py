@@ -1,0 +1,44 @@
+"""Domain enums stored as strings. Their values are the database values."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Status(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TeamRole(enum.StrEnum):
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+class ActorType(enum.StrEnum):
+    CUSTOMER = "customer"
+    TEAM_MEMBER = "team_member"
+    SYSTEM = "system"
+
+
+class AuthorType(enum.StrEnum):
+    CUSTOMER = "customer"
+    TEAM_MEMBER = "team_member"
+
+
+class HistoryAction(enum.StrEnum):
+    CREATED = "created"
+    FIELD_CHANGED = "field_changed"
+    RESPONSE_ADDED = "response_added"
+    NOTE_ADDED = "note_added"
+    ASSIGNED = "assigned"

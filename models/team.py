@@ -1,0 +1,51 @@
+"""Teams (departments) and team members (agents and admins) of an organization."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, BigIntPK, str_enum, utcnow
+from models.enums import TeamRole
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name"),
+        # Target of the composite foreign keys that keep a member's or ticket's team
+        # inside the same organization.
+        UniqueConstraint("id", "organization_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    __table_args__ = (
+        ForeignKeyConstraint(["team_id", "organization_id"], ["teams.id", "teams.organization_id"]),
+        UniqueConstraint("id", "organization_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    # The authentication subject (JWT `sub`).
+    user_id: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[TeamRole] = mapped_column(str_enum(TeamRole, "team_role"), default=TeamRole.AGENT)
+    team_id: Mapped[int | None] = mapped_column(index=True)
+    avatar_url: Mapped[str | None] = mapped_column(String(2048))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,1 @@
+"""Use cases: plain async functions `(session, actor, input) -> models`. No Strawberry here."""

@@ -1,0 +1,35 @@
+"""Error masking: expected errors keep their message and code, everything else becomes INTERNAL."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from resolvers.errors import DomainError
+
+logger = logging.getLogger("helpdesk.errors")
+
+INTERNAL_MESSAGE = "Internal server error."
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Validation, permission and domain errors are expected; any other exception is a bug."""
+    original = error.original_error
+    if original is None or isinstance(original, (DomainError, GraphQLError)):
+        return False
+    logger.error("unexpected error at %s", error.path, exc_info=original)
+    return True
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """MaskErrors that keeps expected errors and tags masked ones with code INTERNAL."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected, error_message=INTERNAL_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL"}
+        return masked

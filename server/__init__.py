@@ -1,0 +1,1 @@
+"""The ASGI app, settings, authentication, request context and the `helpdesk` CLI."""

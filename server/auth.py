@@ -1,0 +1,105 @@
+"""Bearer-token authentication: verify a JWT and turn its subject into an Actor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import jwt
+from anyio import to_thread
+
+from server.settings import Settings
+
+logger = logging.getLogger("helpdesk.auth")
+
+
+class AuthenticationError(Exception):
+    """The token is missing its scheme, malformed, badly signed, expired or for someone unknown."""
+
+    def __init__(
+        self, message: str, *, code: str = "UNAUTHENTICATED", status_code: int = 401
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status_code = status_code
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None when there is no header."""
+    if authorization is None or not authorization.strip():
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+class TokenVerifier:
+    """Verifies signature, expiry and (when configured) issuer and audience.
+
+    HS256 with a shared secret, or asymmetric keys (RS256, ES256, ...) from an identity
+    provider's JWKS URL, fetched in a worker thread and cached.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            if settings.jwt_jwks_url
+            else None
+        )
+
+    async def _key(self, token: str) -> Any:
+        if self._jwks is None:
+            return self._settings.jwt_secret
+        signing_key = await to_thread.run_sync(self._jwks.get_signing_key_from_jwt, token)
+        return signing_key.key
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims; AuthenticationError with a clear reason when it is not valid."""
+        settings = self._settings
+        try:
+            key = await self._key(token)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=list(settings.jwt_algorithms),
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+                leeway=settings.jwt_leeway_seconds,
+                options={
+                    "require": ["exp", "sub"],
+                    "verify_aud": settings.jwt_audience is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationError("the token has expired") from None
+        except jwt.PyJWKClientConnectionError:
+            logger.warning("JWKS endpoint unreachable", exc_info=True)
+            raise AuthenticationError(
+                "the token's signing keys cannot be fetched right now",
+                code="UNAVAILABLE",
+                status_code=503,
+            ) from None
+        except jwt.PyJWKClientError:
+            raise AuthenticationError("the token's signing key is not known") from None
+        except jwt.InvalidTokenError as exc:
+            raise AuthenticationError(f"invalid token: {exc}") from None
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise AuthenticationError("invalid token: sub must be a non-empty string")
+        return claims
+
+
+def issue_development_token(settings: Settings, subject: str, ttl: dt.timedelta) -> str:
+    """An HS256 token for a subject, signed with the configured secret (development and tests)."""
+    if settings.jwt_secret is None:
+        raise ValueError("tokens can only be issued with an HS256 secret, not with a JWKS URL")
+    now = dt.datetime.now(dt.UTC)
+    claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + ttl}
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

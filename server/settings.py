@@ -1,0 +1,140 @@
+"""Settings from environment variables. Every variable is listed in the README."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = ".helpdesk"
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR}/helpdesk.db"
+DEFAULT_BROADCAST_URL = "memory://"
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed, or unsafe for the chosen environment."""
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
+
+
+def _int(value: str, name: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def development_secret(data_dir: Path) -> str:
+    """A random HS256 secret made on first use and kept in the data folder (never in the repo).
+
+    It keeps development tokens valid across restarts; production refuses to run with it.
+    """
+    path = data_dir / "dev-jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    broadcast_url: str = DEFAULT_BROADCAST_URL
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    jwt_secret: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = 30
+    cors_origins: tuple[str, ...] = ()
+    graphiql: bool = True
+    introspection: bool = True
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    log_level: str = "info"
+    uses_development_secret: bool = field(default=False, compare=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from the environment, filling development defaults and checking safety."""
+        env = os.environ if env is None else env
+        environment = env.get("HELPDESK_ENV", "development").strip().lower()
+        if environment not in ("development", "production"):
+            raise SettingsError(
+                f"HELPDESK_ENV must be development or production, got {environment!r}"
+            )
+        production = environment == "production"
+        data_dir = Path(env.get("HELPDESK_DATA_DIR", DEFAULT_DATA_DIR))
+
+        jwks_url = env.get("JWT_JWKS_URL") or None
+        secret = env.get("JWT_SECRET") or None
+        uses_dev_secret = False
+        if secret is None and jwks_url is None:
+            if production:
+                raise SettingsError(
+                    "production needs JWT_SECRET (HS256, at least 32 characters) or JWT_JWKS_URL; "
+                    "it will not run on the development secret"
+                )
+            secret = development_secret(data_dir)
+            uses_dev_secret = True
+        if production and secret is not None:
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise SettingsError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
+            dev_file = data_dir / "dev-jwt-secret"
+            if dev_file.exists() and dev_file.read_text().strip() == secret:
+                raise SettingsError("JWT_SECRET is the development secret; set a real one")
+
+        default_algorithms = "RS256" if jwks_url else "HS256"
+        algorithms = _list(env.get("JWT_ALGORITHMS", default_algorithms))
+        if jwks_url and any(a.startswith("HS") for a in algorithms):
+            raise SettingsError(
+                "JWT_ALGORITHMS with JWT_JWKS_URL must be asymmetric (RS256, ES256, ...)"
+            )
+
+        return cls(
+            environment=environment,
+            database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            broadcast_url=env.get("BROADCAST_URL", DEFAULT_BROADCAST_URL),
+            data_dir=data_dir,
+            jwt_secret=secret if not jwks_url else None,
+            jwt_jwks_url=jwks_url,
+            jwt_algorithms=algorithms,
+            jwt_issuer=env.get("JWT_ISSUER") or None,
+            jwt_audience=env.get("JWT_AUDIENCE") or None,
+            jwt_leeway_seconds=_int(env.get("JWT_LEEWAY_SECONDS", "30"), "JWT_LEEWAY_SECONDS"),
+            cors_origins=_list(env.get("CORS_ORIGINS", "")),
+            graphiql=_bool(env.get("GRAPHIQL", "false" if production else "true"), "GRAPHIQL"),
+            introspection=_bool(
+                env.get("INTROSPECTION", "false" if production else "true"), "INTROSPECTION"
+            ),
+            db_pool_size=_int(env.get("DB_POOL_SIZE", "10"), "DB_POOL_SIZE", minimum=1),
+            db_max_overflow=_int(env.get("DB_MAX_OVERFLOW", "10"), "DB_MAX_OVERFLOW"),
+            log_level=env.get("LOG_LEVEL", "info").lower(),
+            uses_development_secret=uses_dev_secret,
+        )

@@ -1,0 +1,1 @@
+"""Events: the envelope, publish-after-commit, the broadcast wiring and subscription streams."""
