@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
 from resolvers.errors import DomainError
@@ -33,3 +34,20 @@ class MaskUnexpectedErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL"}
         return masked
+
+
+def ensure_error_code(error: GraphQLError) -> None:
+    """Give graphql-core's own errors (parse, validation, coercion) a code like ours."""
+    if not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": request_error_code(error)}
+
+
+def request_error_code(error: GraphQLError) -> str:
+    """The code for an error that carries none (Apollo's spellings)."""
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '$") or isinstance(
+        error.original_error, StrawberryInputCoercionError
+    ):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"

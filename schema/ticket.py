@@ -16,7 +16,7 @@ from models import TeamMember as TeamMemberModel
 from models import Ticket as TicketModel
 from models import TicketResponse as TicketResponseModel
 from models.enums import AuthorType
-from permissions.fields import IsStaff
+from permissions.fields import IsAuthenticated, IsStaff
 from resolvers import ticket as ticket_use_cases
 from resolvers.errors import NotFoundError
 from schema.context import Info
@@ -142,6 +142,7 @@ class TicketQuery:
             "One ticket by its global id. NOT_FOUND when it does not exist or is not yours to see."
         ),
         graphql_type=Ticket,
+        permission_classes=[IsAuthenticated],
     )
     async def ticket(self, info: Info, id: relay.GlobalID) -> TicketModel:
         ticket_id = decode_id(id, "Ticket")

@@ -22,6 +22,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from models.engine import create_engine, create_sessionmaker
 from permissions import Actor
@@ -29,6 +31,7 @@ from resolvers.errors import DomainError
 from resolvers.identity import actor_for_subject
 from schema import create_schema
 from schema.context import Context
+from schema.errors import ensure_error_code
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
 from server.settings import Settings
 from subscriptions.broadcast import EventBus
@@ -134,6 +137,13 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from None
         finally:
             await context.close()
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        for error in result.errors or ():
+            ensure_error_code(error)
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -1,0 +1,94 @@
+"""Helpers to run the real `helpdesk` command and server processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+HELPDESK = [sys.executable, "-m", "server.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def helpdesk(env: dict[str, str], *args: str) -> str:
+    """Run a `helpdesk` subcommand to completion and return its output."""
+    done = subprocess.run(
+        [*HELPDESK, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"helpdesk {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def server_env(tmp_path: Path, database_url: str, broadcast_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "JWT_"))}
+    env.update(
+        DATABASE_URL=database_url,
+        BROADCAST_URL=broadcast_url,
+        HELPDESK_DATA_DIR=str(tmp_path / "data"),
+        LOG_LEVEL="warning",
+    )
+    return env
+
+
+@contextmanager
+def running_server(env: dict[str, str], *extra: str) -> Iterator[str]:
+    """`helpdesk serve` on a free port; yields its base URL once /healthz answers."""
+    port = free_port()
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            [*HELPDESK, "serve", "--port", str(port), *extra],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(process, base, log)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_healthy(process: subprocess.Popen[str], base: str, log: IO[str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"server exited early:\n{log.read()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("server did not become healthy within 30 s")
+        time.sleep(0.1)

@@ -1,0 +1,113 @@
+"""Settings from the environment: development defaults, production safety, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.engine import normalize_database_url
+from server.settings import Settings, SettingsError
+
+STRONG = "s" * 48
+
+
+def test_development_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path)})
+
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.broadcast_url == "memory://"
+    assert settings.graphiql
+    assert settings.introspection
+    assert settings.uses_development_secret
+    # The development secret is random, kept out of the repo, and stable across restarts.
+    assert len(settings.jwt_secret or "") >= 32
+    assert (tmp_path / "dev-jwt-secret").stat().st_mode & 0o077 == 0
+    assert Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path)}).jwt_secret == settings.jwt_secret
+
+
+def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="development secret"):
+        Settings.from_env({"HELPDESK_ENV": "production", "HELPDESK_DATA_DIR": str(tmp_path)})
+
+
+def test_production_refuses_the_development_secret(tmp_path: Path) -> None:
+    dev = Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path)})
+    env = {
+        "HELPDESK_ENV": "production",
+        "HELPDESK_DATA_DIR": str(tmp_path),
+        "JWT_SECRET": dev.jwt_secret,
+    }
+
+    with pytest.raises(SettingsError, match="is the development secret"):
+        Settings.from_env(env)
+
+
+def test_production_refuses_a_short_secret(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="at least 32"):
+        Settings.from_env({"HELPDESK_ENV": "production", "JWT_SECRET": "short"})
+
+
+def test_production_defaults_hide_graphiql_and_introspection() -> None:
+    settings = Settings.from_env({"HELPDESK_ENV": "production", "JWT_SECRET": STRONG})
+
+    assert settings.is_production
+    assert not settings.graphiql
+    assert not settings.introspection
+    assert not settings.uses_development_secret
+
+
+def test_jwks_selects_asymmetric_algorithms() -> None:
+    settings = Settings.from_env(
+        {"HELPDESK_ENV": "production", "JWT_JWKS_URL": "https://id.example.com/jwks.json"}
+    )
+
+    assert settings.jwt_algorithms == ("RS256",)
+    assert settings.jwt_secret is None
+
+
+def test_jwks_refuses_symmetric_algorithms() -> None:
+    with pytest.raises(SettingsError, match="asymmetric"):
+        Settings.from_env(
+            {"JWT_JWKS_URL": "https://id.example.com/jwks", "JWT_ALGORITHMS": "HS256"}
+        )
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"HELPDESK_ENV": "staging"}, "HELPDESK_ENV"),
+        ({"GRAPHIQL": "maybe"}, "GRAPHIQL must be true or false"),
+        ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be at least 1"),
+        ({"JWT_LEEWAY_SECONDS": "ten"}, "whole number"),
+    ],
+)
+def test_bad_values_are_named(tmp_path: Path, env: dict[str, str], says: str) -> None:
+    with pytest.raises(SettingsError, match=says):
+        Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path), "JWT_SECRET": STRONG, **env})
+
+
+def test_lists_are_comma_separated() -> None:
+    settings = Settings.from_env(
+        {"JWT_SECRET": STRONG, "CORS_ORIGINS": "https://a.example, https://b.example,"}
+    )
+
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgres://u@h/db", "postgresql+asyncpg"),
+        ("postgresql://u@h/db", "postgresql+asyncpg"),
+        ("postgresql+psycopg://u@h/db", "postgresql+asyncpg"),
+        ("sqlite:///x.db", "sqlite+aiosqlite"),
+    ],
+)
+def test_database_urls_get_the_async_driver(url: str, driver: str) -> None:
+    assert normalize_database_url(url).drivername == driver
+
+
+def test_unsupported_database_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported database 'mysql'"):
+        normalize_database_url("mysql://u@h/db")
