@@ -18,6 +18,11 @@ from models.base import Base
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Autogenerate filter: PostgreSQL-only search indexes live in migrations, not in the models."""
+    return not (type_ == "index" and name is not None and name.endswith("_search"))
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at our migrations, with no alembic.ini needed."""
     config = Config()
@@ -56,7 +61,9 @@ async def pending_model_changes(engine: AsyncEngine) -> list[Any]:
     """What autogenerate would add to a new migration; empty when models and migrations agree."""
 
     def compare(sync: Connection) -> list[Any]:
-        context = MigrationContext.configure(sync, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            sync, opts={"compare_type": True, "include_name": include_name}
+        )
         return list(compare_metadata(context, Base.metadata))
 
     async with engine.connect() as conn:

@@ -29,6 +29,8 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("organization_id", "number"),
         UniqueConstraint("id", "organization_id"),
+        # A retried create with the same key returns the first ticket instead of a duplicate.
+        UniqueConstraint("customer_id", "idempotency_key"),
         # A ticket's team and assignee always belong to the ticket's organization.
         ForeignKeyConstraint(["team_id", "organization_id"], ["teams.id", "teams.organization_id"]),
         ForeignKeyConstraint(
@@ -67,6 +69,11 @@ class Ticket(Base):
     first_responded_at: Mapped[dt.datetime | None]
     resolved_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+
+    # Every UPDATE checks and bumps `version`, so a concurrent writer fails instead of
+    # overwriting (StaleDataError), whether or not the client sent expectedVersion.
+    __mapper_args__ = {"version_id_col": version}
 
     organization: Mapped[Organization] = relationship(lazy="raise")
     customer: Mapped[Customer] = relationship(lazy="raise")

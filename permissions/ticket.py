@@ -39,3 +39,38 @@ def response_visibility(actor: Actor) -> ColumnElement[bool]:
 def history_visibility(actor: Actor) -> ColumnElement[bool]:
     """Filter on history of a readable ticket: customers never see internal entries."""
     return true() if can_read_internal(actor) else TicketHistory.is_internal.is_(False)
+
+
+# Ticket fields a customer may never change after creation (DESIGN §4).
+STAFF_ONLY_UPDATES = frozenset({"title", "description", "priority", "team", "tags", "metadata"})
+
+
+def may_update_fields(actor: Actor, fields: set[str]) -> bool:
+    """Staff may change any field; customers only the status (close or reopen)."""
+    if actor.is_staff:
+        return True
+    return actor.is_customer and not (fields & STAFF_ONLY_UPDATES)
+
+
+def may_add_internal_note(actor: Actor) -> bool:
+    return actor.is_staff
+
+
+def may_assign(actor: Actor, current_assignee_id: int | None, new_assignee_id: int | None) -> bool:
+    """Admins assign anyone in the organization. Agents take an unassigned ticket (or keep
+    their own) and release only their own."""
+    if actor.is_admin:
+        return True
+    if not actor.is_staff:
+        return False
+    if new_assignee_id is None:
+        return current_assignee_id == actor.id
+    return new_assignee_id == actor.id and current_assignee_id in (None, actor.id)
+
+
+def may_bulk_update(actor: Actor) -> bool:
+    return actor.is_admin
+
+
+def may_read_metrics(actor: Actor) -> bool:
+    return actor.is_admin

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+
 
 class DomainError(Exception):
     """An expected failure with a stable, client-facing code and a message safe to show."""
@@ -35,3 +38,39 @@ class ForbiddenError(DomainError):
 
 class BadUserInputError(DomainError):
     code = "BAD_USER_INPUT"
+
+
+class UserErrorCode(enum.StrEnum):
+    """Why an input was refused; part of the schema (`UserError.code`)."""
+
+    REQUIRED = "required"
+    INVALID = "invalid"
+    TOO_LONG = "too_long"
+    TOO_MANY = "too_many"
+    NOT_FOUND = "not_found"
+    ILLEGAL_TRANSITION = "illegal_transition"
+    CONFLICT = "conflict"
+    TICKET_CLOSED = "ticket_closed"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+
+
+@dataclass(frozen=True)
+class UserErrorData:
+    """One expected failure of a mutation, returned in its payload's `userErrors`."""
+
+    field: str | None
+    message: str
+    code: UserErrorCode
+
+
+class UserInputError(Exception):
+    """A mutation refused for expected reasons. The transaction is rolled back: nothing changed."""
+
+    def __init__(self, errors: list[UserErrorData]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
+def user_error(field: str | None, message: str, code: UserErrorCode) -> UserInputError:
+    """A UserInputError with a single error."""
+    return UserInputError([UserErrorData(field=field, message=message, code=code)])

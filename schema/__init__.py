@@ -15,13 +15,23 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors
-from schema.ticket import TicketQuery
+from schema.node import NodeQuery
+from schema.people import Customer, Organization, Team, TeamMember
+from schema.stats import StatsQuery
+from schema.ticket import HistoryEntry, Response, Ticket, TicketQuery
+from schema.ticket_mutations import TicketMutation
 from schema.viewer import ViewerQuery
 
 
 @strawberry.type(description="Read the helpdesk.")
-class Query(ViewerQuery, TicketQuery):
+class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery):
+    pass
+
+
+@strawberry.type(description="Change the helpdesk. Every change writes history.")
+class Mutation(TicketMutation):
     pass
 
 
@@ -35,9 +45,9 @@ class HelpdeskSchema(strawberry.Schema):
 
 
 def create_schema(*, introspection: bool = True) -> HelpdeskSchema:
-    """Build the schema. Extensions are classes, built once per schema where they hold caches."""
-    # Strawberry builds extensions per request; the parser and validation LRU caches live at
-    # module level (keyed by maxsize), so a factory still shares one cache across requests.
+    """Build the schema. Extensions are classes or factories, built per request."""
+    # The parser and validation LRU caches live at module level (keyed by maxsize), so a
+    # factory still shares one cache across requests.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         MaskUnexpectedErrors,
         lambda: ParserCache(maxsize=1024),
@@ -47,7 +57,9 @@ def create_schema(*, introspection: bool = True) -> HelpdeskSchema:
         extensions.append(DisableIntrospection)
     return HelpdeskSchema(
         query=Query,
+        mutation=Mutation,
         extensions=extensions,
+        types=[Ticket, Response, HistoryEntry, Customer, TeamMember, Team, Organization],
         config=StrawberryConfig(auto_camel_case=True),
     )
 

@@ -1,4 +1,4 @@
-"""The typed request context: actor, database access and per-request DataLoaders."""
+"""The typed request context: actor, database access, transactions and per-request DataLoaders."""
 
 from __future__ import annotations
 
@@ -15,23 +15,46 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
-from models import Customer, Organization, Team, TeamMember, TicketResponse
+from models import (
+    Customer,
+    Organization,
+    Team,
+    TeamMember,
+    TicketHistory,
+    TicketResponse,
+)
 from permissions import Actor
+from permissions.ticket import response_visibility
 from resolvers import loaders as batch
-from resolvers.ticket import responses_for_tickets
+from resolvers.history import take_pending_events
+from resolvers.ticket import ChildPage, count_children, history_for_tickets, responses_for_tickets
+from subscriptions.events import TicketEventEnvelope
 
 T = TypeVar("T")
+Publisher = Callable[[Sequence[TicketEventEnvelope]], Awaitable[None]]
+
+
+async def _publish_nowhere(events: Sequence[TicketEventEnvelope]) -> None:
+    return None
 
 
 @dataclass
 class Loaders:
-    """One DataLoader per relation, made per request so nothing is cached across callers."""
+    """One DataLoader per relation, made per request so nothing is cached across callers.
+
+    The by-id loaders serve relations of objects the caller was already allowed to read; the
+    per-ticket loaders apply the caller's response and history policies themselves.
+    """
 
     customer: DataLoader[int, Customer | None]
     team_member: DataLoader[int, TeamMember | None]
     team: DataLoader[int, Team | None]
     organization: DataLoader[int, Organization | None]
-    responses_by_ticket: DataLoader[int, list[TicketResponse]]
+    visible_response: DataLoader[int, TicketResponse | None]
+    responses: DataLoader[tuple[int, ChildPage], list[TicketResponse]]
+    history: DataLoader[tuple[int, ChildPage], list[TicketHistory]]
+    response_count: DataLoader[int, int]
+    history_count: DataLoader[int, int]
 
 
 @dataclass
@@ -42,6 +65,7 @@ class Context:
     actor: Actor
     request: Request | WebSocket | None = None
     response: Response | WebSocket | None = None
+    publish: Publisher = _publish_nowhere
     # Strawberry fills this from the WebSocket connection_init payload.
     connection_params: dict[str, Any] | None = None
     _session: AsyncSession | None = None
@@ -51,13 +75,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(
-            customer=self._by_id_loader(Customer),
-            team_member=self._by_id_loader(TeamMember),
-            team=self._by_id_loader(Team),
-            organization=self._by_id_loader(Organization),
-            responses_by_ticket=DataLoader(self._load_responses),
-        )
+        self.loaders = self._new_loaders()
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
@@ -68,9 +86,29 @@ class Context:
             yield self._session
 
     async def run(self, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run one use case on the request's session."""
+        """Run one read use case on the request's session."""
         async with self.db() as session:
             return await use_case(session)
+
+    async def write(self, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run one write use case in its own transaction: commit, then publish its events.
+
+        Any exception rolls the transaction back and drops the events it queued.
+        """
+        async with self.db() as session:
+            try:
+                result = await use_case(session)
+                events = take_pending_events(session)
+                await session.commit()
+            except BaseException:
+                take_pending_events(session)
+                await session.rollback()
+                raise
+            finally:
+                # What loaders cached before the write may be stale now.
+                self.loaders = self._new_loaders()
+        await self.publish(events)
+        return result
 
     async def close(self) -> None:
         """Return the connection to the pool; called once the response is built."""
@@ -78,17 +116,56 @@ class Context:
             await self._session.close()
             self._session = None
 
-    def _by_id_loader(self, model: Any) -> DataLoader[int, Any]:
-        async def load(ids: Sequence[int]) -> list[Any]:
+    def _new_loaders(self) -> Loaders:
+        return Loaders(
+            customer=self._by_id(Customer),
+            team_member=self._by_id(TeamMember),
+            team=self._by_id(Team),
+            organization=self._by_id(Organization),
+            visible_response=DataLoader(self._load_visible_responses),
+            responses=DataLoader(self._per_ticket(responses_for_tickets)),
+            history=DataLoader(self._per_ticket(history_for_tickets)),
+            response_count=self._count(TicketResponse),
+            history_count=self._count(TicketHistory),
+        )
+
+    def _by_id(self, model: Any) -> DataLoader[int, Any]:
+        async def load(ids: list[int]) -> list[Any]:
             async with self.db() as session:
                 return await batch.rows_by_id(session, model, ids)
 
         return DataLoader(load)
 
-    async def _load_responses(self, ticket_ids: Sequence[int]) -> list[list[TicketResponse]]:
+    async def _load_visible_responses(self, ids: list[int]) -> list[TicketResponse | None]:
         async with self.db() as session:
-            grouped = await responses_for_tickets(session, self.actor, ticket_ids)
-        return [grouped[ticket_id] for ticket_id in ticket_ids]
+            return await batch.rows_by_id(
+                session, TicketResponse, ids, where=response_visibility(self.actor)
+            )
+
+    def _per_ticket(
+        self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]
+    ) -> Callable[[list[tuple[int, ChildPage]]], Awaitable[list[list[Any]]]]:
+        async def load(keys: list[tuple[int, ChildPage]]) -> list[list[Any]]:
+            # One query per distinct window (all tickets of a list share one).
+            by_window: dict[ChildPage, list[int]] = {}
+            for ticket_id, window in keys:
+                by_window.setdefault(window, []).append(ticket_id)
+            found: dict[tuple[int, ChildPage], list[Any]] = {}
+            async with self.db() as session:
+                for window, ticket_ids in by_window.items():
+                    grouped = await fetch(session, self.actor, ticket_ids, window)
+                    found.update({(ticket_id, window): rows for ticket_id, rows in grouped.items()})
+            return [found[key] for key in keys]
+
+        return load
+
+    def _count(self, model: Any) -> DataLoader[int, int]:
+        async def load(ticket_ids: list[int]) -> list[int]:
+            async with self.db() as session:
+                counts = await count_children(session, self.actor, model, ticket_ids)
+            return [counts[ticket_id] for ticket_id in ticket_ids]
+
+        return DataLoader(load)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -1,8 +1,10 @@
-"""Tickets and their responses."""
+"""Tickets, their responses and history: the types and the read queries."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
@@ -14,14 +16,29 @@ from models import Organization as OrganizationModel
 from models import Team as TeamModel
 from models import TeamMember as TeamMemberModel
 from models import Ticket as TicketModel
+from models import TicketHistory as TicketHistoryModel
 from models import TicketResponse as TicketResponseModel
-from models.enums import AuthorType
+from models.enums import ActorType, AuthorType
 from permissions.fields import IsAuthenticated, IsStaff
-from resolvers import ticket as ticket_use_cases
-from resolvers.errors import NotFoundError
+from resolvers import ticket as tickets
+from resolvers.pagination import Page, PageRequest, page_from_window
+from resolvers.ticket import HISTORY_ORDER, RESPONSE_ORDER, ChildPage
 from schema.context import Info
-from schema.enums import TicketPriority, TicketStatus
+from schema.enums import HistoryAction, TicketPriority, TicketStatus
+from schema.ids import decode_filter_id, decode_id, decode_ids, encode_id
+from schema.pagination import Connection, connection_from_page
 from schema.people import Customer, Organization, Person, Team, TeamMember
+
+
+async def _person(info: Info, kind: Any, person_id: int | None) -> Any:
+    if person_id is None:
+        return None
+    loaders = info.context.loaders
+    if kind in (AuthorType.CUSTOMER, ActorType.CUSTOMER):
+        return await loaders.customer.load(person_id)
+    if kind in (AuthorType.TEAM_MEMBER, ActorType.TEAM_MEMBER):
+        return await loaders.team_member.load(person_id)
+    return None
 
 
 @strawberry.type(
@@ -34,9 +51,7 @@ class Response(relay.Node):
         description="True for an internal note. Customers never receive internal notes."
     )
     created_at: dt.datetime = strawberry.field(description="When it was written.")
-    edited_at: dt.datetime | None = strawberry.field(
-        description="When it was last edited, if ever."
-    )
+    edited_at: dt.datetime | None = strawberry.field(description="When it was last edited.")
 
     @strawberry.field(
         description="Who wrote it: the customer or a team member.", graphql_type=Person | None
@@ -44,14 +59,96 @@ class Response(relay.Node):
     async def author(
         self, root: strawberry.Parent[TicketResponseModel], info: Info
     ) -> CustomerModel | TeamMemberModel | None:
-        loaders = info.context.loaders
-        if root.author_type is AuthorType.CUSTOMER:
-            return await loaders.customer.load(root.author_id)
-        return await loaders.team_member.load(root.author_id)
+        return await _person(info, root.author_type, root.author_id)  # type: ignore[no-any-return]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, TicketResponseModel)
+
+
+# History stores database ids; clients get the same opaque ids as everywhere else.
+REFERENCE_FIELDS = {"assignee": "TeamMember", "team": "Team", "response": "Response"}
+
+
+def _history_value(field_name: str | None, value: str | None) -> str | None:
+    type_name = REFERENCE_FIELDS.get(field_name or "")
+    if type_name is None or value is None or not value.isdigit():
+        return value
+    return str(encode_id(type_name, int(value)))
+
+
+@strawberry.type(
+    name="HistoryEntry",
+    description="One change to a ticket: who, when, which field, the old and the new value.",
+)
+class HistoryEntry(relay.Node):
+    id: relay.NodeID[int]
+    action: HistoryAction = strawberry.field(description="What happened.")
+    field_name: str | None = strawberry.field(
+        name="field", description="The field that changed (status, priority, assignee, ...)."
+    )
+    is_internal: bool = strawberry.field(
+        description="Staff-only entries (internal notes, metadata). Never sent to customers."
+    )
+    created_at: dt.datetime = strawberry.field(description="When it happened.")
+
+    @strawberry.field(
+        description=(
+            "The value before, as text: enum values in lower case, tags and metadata as JSON, "
+            "and the global id for assignee, team and response."
+        )
+    )
+    def old_value(self, root: strawberry.Parent[TicketHistoryModel]) -> str | None:
+        return _history_value(root.field_name, root.old_value)
+
+    @strawberry.field(description="The value after, as text (see oldValue).")
+    def new_value(self, root: strawberry.Parent[TicketHistoryModel]) -> str | None:
+        return _history_value(root.field_name, root.new_value)
+
+    @strawberry.field(description="Who did it; null for the system.", graphql_type=Person | None)
+    async def actor(
+        self, root: strawberry.Parent[TicketHistoryModel], info: Info
+    ) -> CustomerModel | TeamMemberModel | None:
+        return await _person(info, root.actor_type, root.actor_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        description="The reply or note this entry is about, if any.", graphql_type=Response | None
+    )
+    async def response(
+        self, root: strawberry.Parent[TicketHistoryModel], info: Info
+    ) -> TicketResponseModel | None:
+        if root.field_name != "response" or not (root.new_value or "").isdigit():
+            return None
+        return await info.context.loaders.visible_response.load(int(root.new_value or 0))
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, TicketHistoryModel)
+
+
+async def _child_connection(
+    info: Info,
+    ticket_id: int,
+    request: PageRequest,
+    loader: Any,
+    count_loader: Any,
+    fetch_page: Callable[..., Awaitable[Page[Any]]],
+    key: Any,
+) -> Connection[Any]:
+    ctx = info.context
+    size, backwards = request.size()
+    if request.after or request.before:
+        page = await ctx.run(lambda s: fetch_page(s, ctx.actor, ticket_id, request))
+    else:
+        # The common case (a first page, also inside lists) is batched across tickets.
+        window = ChildPage(last=size + 1) if backwards else ChildPage(first=size + 1)
+        page = page_from_window(await loader.load((ticket_id, window)), size, backwards, key)
+
+    async def count(info: Info) -> int:
+        total: int = await count_loader.load(ticket_id)
+        return total
+
+    return connection_from_page(page, count)
 
 
 @strawberry.type(description="A support request from a customer to an organization.")
@@ -67,7 +164,9 @@ class Ticket(relay.Node):
         description="Increments on every change; pass it as expectedVersion to avoid lost updates."
     )
     created_at: dt.datetime = strawberry.field(description="When the ticket was opened.")
-    updated_at: dt.datetime = strawberry.field(description="When anything on it last changed.")
+    updated_at: dt.datetime = strawberry.field(
+        description="When the ticket or its public conversation last changed."
+    )
     first_responded_at: dt.datetime | None = strawberry.field(
         description="When staff first replied publicly."
     )
@@ -115,24 +214,146 @@ class Ticket(relay.Node):
         return await info.context.loaders.team.load(root.team_id)
 
     @strawberry.field(
-        description="Replies and notes, oldest first. Customers receive public replies only.",
-        graphql_type=list[Response],
+        description=(
+            "Replies and notes, oldest first; `last: 3` gives the latest three. "
+            "Customers receive public replies only."
+        ),
+        graphql_type=Connection[Response],
     )
     async def responses(
-        self, root: strawberry.Parent[TicketModel], info: Info
-    ) -> list[TicketResponseModel]:
-        return await info.context.loaders.responses_by_ticket.load(root.id)
+        self,
+        root: strawberry.Parent[TicketModel],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Any]:
+        loaders = info.context.loaders
+        return await _child_connection(
+            info,
+            root.id,
+            PageRequest(first, after, last, before),
+            loaders.responses,
+            loaders.response_count,
+            tickets.page_responses,
+            RESPONSE_ORDER,
+        )
+
+    @strawberry.field(
+        description="Changes, oldest first. Customers do not receive staff-only entries.",
+        graphql_type=Connection[HistoryEntry],
+    )
+    async def history(
+        self,
+        root: strawberry.Parent[TicketModel],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Any]:
+        loaders = info.context.loaders
+        return await _child_connection(
+            info,
+            root.id,
+            PageRequest(first, after, last, before),
+            loaders.history,
+            loaders.history_count,
+            tickets.page_history,
+            HISTORY_ORDER,
+        )
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, TicketModel)
 
 
-def decode_id(node_id: relay.GlobalID, type_name: str) -> int:
-    """The database id inside a global id of `type_name`; NOT_FOUND for any other id."""
-    if node_id.type_name == type_name and node_id.node_id.isdigit():
-        return int(node_id.node_id)
-    raise NotFoundError(f"{type_name} not found")
+@strawberry.enum(description="Whose tickets.")
+class AssigneeScope(enum.Enum):
+    ME = "me"
+    UNASSIGNED = "unassigned"
+
+
+@strawberry.input(description="Narrow the ticket list. All given conditions must hold.")
+class TicketFilter:
+    status: list[TicketStatus] | None = strawberry.field(default=None, description="Any of.")
+    priority: list[TicketPriority] | None = strawberry.field(default=None, description="Any of.")
+    assignee: AssigneeScope | None = strawberry.field(
+        default=None, description="Assigned to me, or to nobody."
+    )
+    assignee_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Assigned to this team member."
+    )
+    team_id: list[relay.GlobalID] | None = strawberry.field(
+        default=None, description="Routed to any of these teams."
+    )
+    customer_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Opened by this customer."
+    )
+    organization_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="With this organization (customers' tickets span several)."
+    )
+    tags: list[str] | None = strawberry.field(default=None, description="Carries all of these.")
+    created_after: dt.datetime | None = strawberry.field(default=None, description="Inclusive.")
+    created_before: dt.datetime | None = strawberry.field(default=None, description="Exclusive.")
+    updated_after: dt.datetime | None = strawberry.field(default=None, description="Inclusive.")
+    updated_before: dt.datetime | None = strawberry.field(default=None, description="Exclusive.")
+    search: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Words in the title, description or readable replies, or a ticket number (#42). "
+            "Full-text search on PostgreSQL."
+        ),
+    )
+
+    def to_filter(self) -> tickets.TicketFilter:
+        assignee = None
+        if self.assignee is not None:
+            assignee = tickets.AssigneeScope(self.assignee.value)
+        if self.assignee_id is not None:
+            assignee = tickets.AssigneeScope.MEMBER
+        return tickets.TicketFilter(
+            statuses=self.status or (),
+            priorities=self.priority or (),
+            assignee=assignee,
+            assignee_id=None
+            if self.assignee_id is None
+            else decode_filter_id(self.assignee_id, "TeamMember", "assigneeId"),
+            team_ids=decode_ids(self.team_id or [], "Team", "teamId"),
+            customer_id=None
+            if self.customer_id is None
+            else decode_filter_id(self.customer_id, "Customer", "customerId"),
+            organization_id=None
+            if self.organization_id is None
+            else decode_filter_id(self.organization_id, "Organization", "organizationId"),
+            tags=[t.strip().lower() for t in self.tags or []],
+            created_after=self.created_after,
+            created_before=self.created_before,
+            updated_after=self.updated_after,
+            updated_before=self.updated_before,
+            search=self.search,
+        )
+
+
+@strawberry.enum(description="What to sort tickets by.")
+class TicketOrderField(enum.Enum):
+    UPDATED_AT = "updated_at"
+    CREATED_AT = "created_at"
+    PRIORITY = "priority"
+    NUMBER = "number"
+
+
+@strawberry.enum(description="Sort direction.")
+class OrderDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(description="Ticket order; ties are broken by id.")
+class TicketOrder:
+    field: TicketOrderField = TicketOrderField.UPDATED_AT
+    direction: OrderDirection = OrderDirection.DESC
 
 
 @strawberry.type
@@ -147,4 +368,53 @@ class TicketQuery:
     async def ticket(self, info: Info, id: relay.GlobalID) -> TicketModel:
         ticket_id = decode_id(id, "Ticket")
         ctx = info.context
-        return await ctx.run(lambda s: ticket_use_cases.get_ticket(s, ctx.actor, ticket_id))
+        return await ctx.run(lambda s: tickets.get_ticket(s, ctx.actor, ticket_id))
+
+    @strawberry.field(
+        description="One ticket by its organization and number (#1042).",
+        graphql_type=Ticket,
+        permission_classes=[IsAuthenticated],
+    )
+    async def ticket_by_number(
+        self, info: Info, organization_id: relay.GlobalID, number: int
+    ) -> TicketModel:
+        org_id = decode_id(organization_id, "Organization")
+        ctx = info.context
+        return await ctx.run(lambda s: tickets.get_ticket_by_number(s, ctx.actor, org_id, number))
+
+    @strawberry.field(
+        description=(
+            "Tickets you can see: a customer's own (any organization), or the organization's "
+            "queue for staff. Cursor-paginated: `first` (default 20, at most 100) with `after`, "
+            "or `last` with `before`."
+        ),
+        graphql_type=Connection[Ticket],
+        permission_classes=[IsAuthenticated],
+    )
+    async def tickets(
+        self,
+        info: Info,
+        filter: TicketFilter | None = None,
+        order_by: TicketOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Any]:
+        ctx = info.context
+        filters = filter.to_filter() if filter else tickets.TicketFilter()
+        order = order_by or TicketOrder()
+        resolved_order = tickets.TicketOrder(
+            tickets.TicketOrderField(order.field.value), order.direction is OrderDirection.DESC
+        )
+        request = PageRequest(first, after, last, before)
+        page = await ctx.run(
+            lambda s: tickets.list_tickets(s, ctx.actor, filters, resolved_order, request)
+        )
+
+        async def count(info: Info) -> int:
+            assert page.count is not None
+            counter = page.count
+            return await info.context.run(lambda s: counter())
+
+        return connection_from_page(page, count)

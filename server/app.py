@@ -91,8 +91,12 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             raise AuthenticationError(exc.message, code=exc.code, status_code=status_code) from None
 
     def new_context(self, request: Request | WebSocket) -> Context:
+        resources = self._runtime.get()
         return Context(
-            sessionmaker=self._runtime.get().sessionmaker, actor=Actor.anonymous(), request=request
+            sessionmaker=resources.sessionmaker,
+            actor=Actor.anonymous(),
+            request=request,
+            publish=resources.bus.publish,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

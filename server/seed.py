@@ -267,7 +267,6 @@ async def _seed_ticket(
             previous = step
         ticket.status = status
     ticket.updated_at = clock
-    ticket.version = len(history)
     session.add_all(responses)
     session.add_all(history)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast
 from redis import asyncio as aioredis
+
+from subscriptions.events import TicketEventEnvelope, organization_channel
 
 
 class EventBus:
@@ -36,6 +39,13 @@ class EventBus:
             self.connected = False
         if self._redis is not None:
             await self._redis.aclose()
+
+    async def publish(self, events: Sequence[TicketEventEnvelope]) -> None:
+        """Send committed changes to every instance's subscribers of the organization."""
+        for event in events:
+            await self.broadcast.publish(
+                channel=organization_channel(event.organization_id), message=event.to_json()
+            )
 
     async def is_ready(self) -> bool:
         """True when events can be published now."""

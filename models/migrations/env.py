@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from models import Base
 from models.engine import create_engine
+from models.migrate import include_name
 
 target_metadata = Base.metadata
 
@@ -22,6 +23,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table there.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

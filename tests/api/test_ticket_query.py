@@ -14,7 +14,7 @@ query Ticket($id: ID!) {
     id number title status priority
     customer { name }
     assignee { name }
-    responses { body isInternal author { __typename ... on TeamMember { name } } }
+    responses { nodes { body isInternal author { __typename ... on TeamMember { name } } } }
   }
 }
 """
@@ -44,7 +44,7 @@ async def test_customer_sees_own_ticket_without_internal_notes(db: Stack, world:
     assert "errors" not in body
     ticket = body["data"]["ticket"]
     assert ticket["number"] == world.ticket.number
-    assert [r["body"] for r in ticket["responses"]] == ["We are on it."]
+    assert [r["body"] for r in ticket["responses"]["nodes"]] == ["We are on it."]
     assert INTERNAL_MARKER not in str(body)
 
 
@@ -53,7 +53,7 @@ async def test_staff_see_internal_notes(db: Stack, world: World, who: str) -> No
     body = await query_ticket(db, world, who)
 
     assert "errors" not in body
-    responses = body["data"]["ticket"]["responses"]
+    responses = body["data"]["ticket"]["responses"]["nodes"]
     assert [(r["body"], r["isInternal"]) for r in responses] == [
         ("We are on it.", False),
         (INTERNAL_MARKER, True),

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 QUERY = """
 query($id: ID!) {
   me { __typename ... on Customer { email } ... on TeamMember { email role } }
-  ticket(id: $id) { number responses { isInternal } }
+  ticket(id: $id) { number responses { nodes { isInternal } } }
 }
 """
 
@@ -51,10 +51,10 @@ async def test_migrate_seed_serve_and_query(backend: Backend, fresh_database, tm
     customer_data = as_customer.json()["data"]
     assert customer_data["me"] == {"__typename": "Customer", "email": "erin@customer.example.com"}
     assert customer_data["ticket"]["number"] == 7
-    assert all(not r["isInternal"] for r in customer_data["ticket"]["responses"])
+    assert all(not r["isInternal"] for r in customer_data["ticket"]["responses"]["nodes"])
     agent_data = as_agent.json()["data"]
     assert agent_data["me"]["role"] == "AGENT"
-    assert any(r["isInternal"] for r in agent_data["ticket"]["responses"])
+    assert any(r["isInternal"] for r in agent_data["ticket"]["responses"]["nodes"])
 
 
 def test_production_mode_refuses_to_start_without_a_real_secret(tmp_path) -> None:

@@ -1,0 +1,99 @@
+"""History entries and the events that follow them.
+
+Every write goes through `record_change`: it adds one history row per changed field in the
+caller's transaction and queues the event envelope on the session. The edge publishes queued
+envelopes only after the commit succeeded, and drops them on rollback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import HistoryAction, Ticket, TicketHistory
+from models.base import utcnow
+from permissions import Actor
+from subscriptions.events import PENDING_EVENTS, EventKind, TicketEventEnvelope
+
+# Fields whose history customers never see.
+STAFF_ONLY_FIELDS = frozenset({"metadata"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    action: HistoryAction
+    field: str | None = None
+    old: Any = None
+    new: Any = None
+    internal: bool = False
+
+
+def field_changed(field: str, old: Any, new: Any) -> Entry:
+    """A field change; staff-only fields are recorded as internal entries."""
+    return Entry(HistoryAction.FIELD_CHANGED, field, old, new, internal=field in STAFF_ONLY_FIELDS)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+async def record_change(
+    session: AsyncSession,
+    actor: Actor,
+    ticket: Ticket,
+    entries: list[Entry],
+    kind: EventKind,
+    *,
+    response_id: int | None = None,
+) -> list[TicketHistory]:
+    """Write the history rows of one change to one ticket and queue its event."""
+    if not entries:
+        return []
+    now = utcnow()
+    rows = [
+        TicketHistory(
+            ticket_id=ticket.id,
+            organization_id=ticket.organization_id,
+            actor_type=actor.actor_type,
+            actor_id=actor.id,
+            action=entry.action,
+            field_name=entry.field,
+            old_value=_text(entry.old),
+            new_value=_text(entry.new),
+            is_internal=entry.internal,
+            created_at=now,
+        )
+        for entry in entries
+    ]
+    session.add_all(rows)
+    await session.flush()
+    envelope = TicketEventEnvelope(
+        cursor=max(row.id for row in rows),
+        organization_id=ticket.organization_id,
+        ticket_id=ticket.id,
+        customer_id=ticket.customer_id,
+        kind=kind,
+        history_ids=tuple(row.id for row in rows),
+        response_id=response_id,
+        internal=all(row.is_internal for row in rows),
+    )
+    session.info.setdefault(PENDING_EVENTS, []).append(envelope)
+    return rows
+
+
+def take_pending_events(session: AsyncSession) -> list[TicketEventEnvelope]:
+    """Remove and return the envelopes queued on this session."""
+    events: list[TicketEventEnvelope] = session.info.pop(PENDING_EVENTS, [])
+    return events

@@ -1,0 +1,136 @@
+"""Keyset (cursor) pagination over an ordered SELECT.
+
+A cursor encodes the sort key of a row and its id, so pages stay stable while rows are added,
+and every page is an index range scan rather than an OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.errors import BadUserInputError
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def size(self) -> tuple[int, bool]:
+        """(page size, backwards) after checking the arguments."""
+        if self.first is not None and self.last is not None:
+            raise BadUserInputError("pass either first or last, not both")
+        for name, value in (("first", self.first), ("last", self.last)):
+            if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+                raise BadUserInputError(f"{name} must be between 0 and {MAX_PAGE_SIZE}")
+        if self.last is not None:
+            return self.last, True
+        return (self.first if self.first is not None else DEFAULT_PAGE_SIZE), False
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    count: Callable[[], Awaitable[int]] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """An ordering: a column or expression, its direction, and how it reads from a row."""
+
+    expression: Any
+    id_column: Any
+    descending: bool
+    value_of: Callable[[Any], Any]
+
+
+def encode_cursor(value: Any, row_id: int) -> str:
+    if isinstance(value, dt.datetime):
+        value = {"t": value.isoformat()}
+    return base64.urlsafe_b64encode(orjson.dumps([value, row_id])).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[Any, int]:
+    try:
+        value, row_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(value, dict):
+            value = dt.datetime.fromisoformat(value["t"])
+        if not isinstance(row_id, int) or isinstance(row_id, bool):
+            raise ValueError("id")
+    except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
+        raise BadUserInputError("invalid cursor") from None
+    return value, row_id
+
+
+def _after(key: SortKey, cursor: str, forward: bool) -> ColumnElement[bool]:
+    value, row_id = decode_cursor(cursor)
+    row = tuple_(key.expression, key.id_column)
+    bound = tuple_(literal(value, key.expression.type), literal(row_id, key.id_column.type))
+    # Moving forward in a descending order means smaller keys.
+    return row < bound if key.descending == forward else row > bound
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[Any],
+    key: SortKey,
+    request: PageRequest,
+    count: Callable[[], Awaitable[int]] | None = None,
+) -> Page[Any]:
+    """One page of `statement` (a SELECT of ORM rows) in `key` order."""
+    size, backwards = request.size()
+    if request.after:
+        statement = statement.where(_after(key, request.after, forward=True))
+    if request.before:
+        statement = statement.where(_after(key, request.before, forward=False))
+    descending = key.descending != backwards
+    order = [
+        key.expression.desc() if descending else key.expression.asc(),
+        key.id_column.desc() if descending else key.id_column.asc(),
+    ]
+    rows: Sequence[Any] = list(
+        (await session.scalars(statement.order_by(*order).limit(size + 1))).all()
+    )
+    more = len(rows) > size
+    rows = list(rows[:size])
+    if backwards:
+        rows.reverse()
+    return Page(
+        items=list(rows),
+        cursors=[encode_cursor(key.value_of(row), row.id) for row in rows],
+        has_next_page=more if not backwards else request.before is not None,
+        has_previous_page=more if backwards else request.after is not None,
+        count=count,
+    )
+
+
+def page_from_window(rows: Sequence[Any], size: int, backwards: bool, key: SortKey) -> Page[Any]:
+    """A first page from `size + 1` rows in ascending order (the extra row means: more exist)."""
+    more = len(rows) > size
+    if more:
+        rows = rows[1:] if backwards else rows[:size]
+    return Page(
+        items=list(rows),
+        cursors=[encode_cursor(key.value_of(row), row.id) for row in rows],
+        has_next_page=more and not backwards,
+        has_previous_page=more and backwards,
+    )

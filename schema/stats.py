@@ -1,0 +1,148 @@
+"""Dashboard numbers: `ticketStats` for everyone, `metrics` for admins."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import strawberry
+
+from models import Team as TeamModel
+from models import TeamMember as TeamMemberModel
+from permissions.fields import IsAuthenticated
+from resolvers import stats
+from schema.context import Info
+from schema.enums import TicketPriority, TicketStatus
+from schema.people import Team, TeamMember
+from schema.ticket import TicketFilter
+
+
+@strawberry.type(description="How many tickets have a status.")
+class StatusCount:
+    status: TicketStatus
+    count: int
+
+
+@strawberry.type(description="How many tickets have a priority.")
+class PriorityCount:
+    priority: TicketPriority
+    count: int
+
+
+@strawberry.type(description="Counts over the tickets you can see.")
+class TicketStats:
+    total: int = strawberry.field(description="All tickets.")
+    open: int = strawberry.field(description="Status OPEN.")
+    in_progress: int = strawberry.field(description="Status IN_PROGRESS.")
+    waiting_on_customer: int = strawberry.field(description="Status WAITING_ON_CUSTOMER.")
+    high_priority: int = strawberry.field(description="HIGH or URGENT, and not resolved or closed.")
+    unassigned: int = strawberry.field(description="Nobody assigned, and not resolved or closed.")
+    by_status: list[StatusCount] = strawberry.field(description="Every status with its count.")
+    by_priority: list[PriorityCount] = strawberry.field(
+        description="Every priority with its count."
+    )
+
+    @classmethod
+    def of(cls, data: stats.TicketStats) -> TicketStats:
+        return cls(
+            total=data.total,
+            open=data.by_status[TicketStatus.OPEN],
+            in_progress=data.by_status[TicketStatus.IN_PROGRESS],
+            waiting_on_customer=data.by_status[TicketStatus.WAITING_ON_CUSTOMER],
+            high_priority=data.high_priority,
+            unassigned=data.unassigned,
+            by_status=[StatusCount(status=s, count=n) for s, n in data.by_status.items()],
+            by_priority=[PriorityCount(priority=p, count=n) for p, n in data.by_priority.items()],
+        )
+
+
+@strawberry.enum(description="The window of a metrics report.")
+class MetricsPeriod(enum.Enum):
+    LAST_24_HOURS = "LAST_24_HOURS"
+    LAST_7_DAYS = "LAST_7_DAYS"
+    LAST_30_DAYS = "LAST_30_DAYS"
+    LAST_90_DAYS = "LAST_90_DAYS"
+    ALL_TIME = "ALL_TIME"
+
+
+@strawberry.type(description="A distribution of durations, in seconds.")
+class DurationStats:
+    count: int = strawberry.field(description="How many tickets it covers.")
+    median_seconds: float | None = strawberry.field(description="The median; null with no data.")
+    p90_seconds: float | None = strawberry.field(description="The 90th percentile.")
+
+
+@strawberry.type(description="Tickets routed to a team (null team: not routed).")
+class TeamCount:
+    team_id: strawberry.Private[int | None]
+    count: int
+
+    @strawberry.field(graphql_type=Team | None)
+    async def team(self, info: Info) -> TeamModel | None:
+        return None if self.team_id is None else await info.context.loaders.team.load(self.team_id)
+
+
+@strawberry.type(description="Tickets assigned to a member (null assignee: unassigned).")
+class AssigneeCount:
+    assignee_id: strawberry.Private[int | None]
+    count: int
+
+    @strawberry.field(graphql_type=TeamMember | None)
+    async def assignee(self, info: Info) -> TeamMemberModel | None:
+        if self.assignee_id is None:
+            return None
+        return await info.context.loaders.team_member.load(self.assignee_id)
+
+
+@strawberry.type(description="An admin's report over tickets opened in a period.")
+class Metrics:
+    since: dt.datetime | None = strawberry.field(description="Start (null for all time).")
+    until: dt.datetime = strawberry.field(description="End: when the report was made.")
+    tickets_created: int = strawberry.field(description="Tickets opened in the period.")
+    by_status: list[StatusCount] = strawberry.field(description="Their current statuses.")
+    by_team: list[TeamCount] = strawberry.field(description="Per team, largest first.")
+    by_assignee: list[AssigneeCount] = strawberry.field(description="Per assignee, largest first.")
+    first_response_time: DurationStats = strawberry.field(
+        description="From opening to the first public staff reply."
+    )
+    resolution_time: DurationStats = strawberry.field(description="From opening to resolution.")
+
+
+def _durations(data: stats.Durations) -> DurationStats:
+    return DurationStats(
+        count=data.count, median_seconds=data.median_seconds, p90_seconds=data.p90_seconds
+    )
+
+
+@strawberry.type
+class StatsQuery:
+    @strawberry.field(
+        description="Counts for dashboards over the tickets you can see (optionally filtered).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def ticket_stats(self, info: Info, filter: TicketFilter | None = None) -> TicketStats:
+        ctx = info.context
+        filters = filter.to_filter() if filter else None
+        return TicketStats.of(await ctx.run(lambda s: stats.ticket_stats(s, ctx.actor, filters)))
+
+    @strawberry.field(
+        description="Admins: volumes and response/resolution times of your organization.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def metrics(
+        self, info: Info, period: MetricsPeriod = MetricsPeriod.LAST_30_DAYS
+    ) -> Metrics:
+        ctx = info.context
+        data = await ctx.run(
+            lambda s: stats.metrics(s, ctx.actor, stats.MetricsPeriod[period.value])
+        )
+        return Metrics(
+            since=data.since,
+            until=data.until,
+            tickets_created=data.created,
+            by_status=[StatusCount(status=s, count=n) for s, n in data.by_status.items()],
+            by_team=[TeamCount(team_id=t, count=n) for t, n in data.by_team],
+            by_assignee=[AssigneeCount(assignee_id=a, count=n) for a, n in data.by_assignee],
+            first_response_time=_durations(data.first_response),
+            resolution_time=_durations(data.resolution),
+        )
