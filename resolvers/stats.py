@@ -48,7 +48,7 @@ async def ticket_stats(
         ).group_by(visible.c.status, visible.c.priority, visible.c.assignee_id.is_(None))
     )
     stats = TicketStats()
-    for status, priority, unassigned, n in rows.tuples():
+    for status, priority, unassigned, n in rows:
         status, priority = Status(status), Priority(priority)
         stats.by_status[status] += n
         stats.by_priority[priority] += n
@@ -113,7 +113,7 @@ async def metrics(session: AsyncSession, actor: Actor, period: MetricsPeriod) ->
             .group_by(column)
             .order_by(func.count().desc())
         )
-        return [(key, int(n)) for key, n in rows.tuples()]
+        return [(key, int(n)) for key, n in rows]
 
     by_status = dict.fromkeys(Status, 0)
     by_status.update({Status(s): n for s, n in await grouped(Ticket.status)})
@@ -122,7 +122,7 @@ async def metrics(session: AsyncSession, actor: Actor, period: MetricsPeriod) ->
     )
     first_response: list[float] = []
     resolution: list[float] = []
-    for created_at, responded_at, resolved_at in times.tuples():
+    for created_at, responded_at, resolved_at in times:
         if responded_at is not None:
             first_response.append((responded_at - created_at).total_seconds())
         if resolved_at is not None:

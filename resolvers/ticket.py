@@ -287,7 +287,7 @@ async def count_children(
         .group_by(model.ticket_id)
     )
     counts = {ticket_id: 0 for ticket_id in ticket_ids}
-    counts.update({ticket_id: int(n) for ticket_id, n in rows.tuples()})
+    counts.update({ticket_id: int(n) for ticket_id, n in rows})
     return counts
 
 

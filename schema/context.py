@@ -66,6 +66,9 @@ class Context:
     request: Request | WebSocket | None = None
     response: Response | WebSocket | None = None
     publish: Publisher = _publish_nowhere
+    # SQLite allows one writer at a time and fails a transaction whose snapshot went stale, so
+    # on SQLite the app serializes its write transactions in-process (None on PostgreSQL).
+    write_gate: asyncio.Lock | None = None
     # Strawberry fills this from the WebSocket connection_init payload.
     connection_params: dict[str, Any] | None = None
     _session: AsyncSession | None = None
@@ -95,7 +98,7 @@ class Context:
 
         Any exception rolls the transaction back and drops the events it queued.
         """
-        async with self.db() as session:
+        async with self._write_gate(), self.db() as session:
             try:
                 result = await use_case(session)
                 events = take_pending_events(session)
@@ -109,6 +112,14 @@ class Context:
                 self.loaders = self._new_loaders()
         await self.publish(events)
         return result
+
+    @asynccontextmanager
+    async def _write_gate(self) -> AsyncIterator[None]:
+        if self.write_gate is None:
+            yield
+        else:
+            async with self.write_gate:
+                yield
 
     async def close(self) -> None:
         """Return the connection to the pool; called once the response is built."""

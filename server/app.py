@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -46,6 +47,7 @@ class Resources:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     bus: EventBus
+    write_gate: asyncio.Lock | None
 
 
 @dataclass
@@ -97,6 +99,7 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             actor=Actor.anonymous(),
             request=request,
             publish=resources.bus.publish,
+            write_gate=resources.write_gate,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,7 +172,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         bus = EventBus(settings.broadcast_url)
         await bus.connect()
         runtime.resources = Resources(
-            engine=engine, sessionmaker=create_sessionmaker(engine), bus=bus
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            bus=bus,
+            write_gate=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
         )
         try:
             yield
