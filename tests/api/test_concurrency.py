@@ -40,7 +40,8 @@ async def test_concurrent_updates_with_the_same_version(db: Stack, session) -> N
 
     winners = [r for r in results if r["ticket"] is not None]
     losers = [r for r in results if r["ticket"] is None]
-    assert len(winners) == 1 and len(losers) == 1, results
+    assert len(winners) == 1, results
+    assert len(losers) == 1, results
     assert losers[0]["userErrors"] == [{"field": "expectedVersion", "code": "CONFLICT"}]
     async with db.sessionmaker() as check:
         stored = await check.get(Ticket, ticket.id)

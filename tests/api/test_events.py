@@ -65,7 +65,8 @@ async def test_committed_change_is_published_with_its_cursor(db: Stack, session)
     event = received[0]
     assert event.kind is EventKind.NOTE_ADDED
     assert event.internal is True
-    assert event.ticket_id == world.ticket.id and event.customer_id == world.customer.id
+    assert event.ticket_id == world.ticket.id
+    assert event.customer_id == world.customer.id
     assert event.cursor == max(event.history_ids)
     # The envelope names what changed; it never carries the text.
     assert INTERNAL_MARKER not in event.to_json()
