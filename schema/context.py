@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
@@ -58,22 +59,21 @@ class Loaders:
 
 
 @dataclass
-class Context:
-    """Per HTTP request, or per WebSocket connection (then `request` is the socket)."""
+class Scope:
+    """Database access for one unit of work: an HTTP request, or one subscription event.
+
+    Sibling resolvers and DataLoader batches run concurrently, but an AsyncSession may not be
+    used by two tasks at once: every use of the session goes through the scope's lock. The
+    session is opened on first use and closed with the scope.
+    """
 
     sessionmaker: async_sessionmaker[AsyncSession]
     actor: Actor
-    request: Request | WebSocket | None = None
-    response: Response | WebSocket | None = None
     publish: Publisher = _publish_nowhere
     # SQLite allows one writer at a time and fails a transaction whose snapshot went stale, so
     # on SQLite the app serializes its write transactions in-process (None on PostgreSQL).
     write_gate: asyncio.Lock | None = None
-    # Strawberry fills this from the WebSocket connection_init payload.
-    connection_params: dict[str, Any] | None = None
     _session: AsyncSession | None = None
-    # Sibling resolvers and DataLoader batches run concurrently, but an AsyncSession may not be
-    # used by two tasks at once: every use of the session goes through this lock.
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     loaders: Loaders = field(init=False)
 
@@ -82,14 +82,14 @@ class Context:
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
-        """The request's session, held exclusively for the duration of the block."""
+        """The scope's session, held exclusively for the duration of the block."""
         async with self._lock:
             if self._session is None:
                 self._session = self.sessionmaker()
             yield self._session
 
     async def run(self, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run one read use case on the request's session."""
+        """Run one read use case on the scope's session."""
         async with self.db() as session:
             return await use_case(session)
 
@@ -122,7 +122,7 @@ class Context:
                 yield
 
     async def close(self) -> None:
-        """Return the connection to the pool; called once the response is built."""
+        """Return the connection to the pool."""
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -177,6 +177,75 @@ class Context:
             return [counts[ticket_id] for ticket_id in ticket_ids]
 
         return DataLoader(load)
+
+
+# The scope of the subscription event being resolved, if any (see Context.event_scope).
+_event_scope: ContextVar[Scope | None] = ContextVar("helpdesk_event_scope", default=None)
+
+
+@dataclass
+class Context:
+    """Per HTTP request, or per WebSocket connection (then `request` is the socket).
+
+    Resolvers use `db`, `run`, `write` and `loaders`, which act on the current scope: the
+    request's, or while a subscription event is resolved, that event's own short-lived scope.
+    """
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    actor: Actor
+    request: Request | WebSocket | None = None
+    response: Response | WebSocket | None = None
+    publish: Publisher = _publish_nowhere
+    write_gate: asyncio.Lock | None = None
+    # Strawberry fills this from the WebSocket connection_init payload.
+    connection_params: dict[str, Any] | None = None
+    # Connection-wide services for subscriptions (the event hub), set by the server.
+    services: Any = None
+    # When the WebSocket's token expires (epoch seconds), if it does.
+    token_expires_at: float | None = None
+    _scope: Scope | None = None
+
+    @property
+    def scope(self) -> Scope:
+        event_scope = _event_scope.get()
+        if event_scope is not None:
+            return event_scope
+        if self._scope is None or self._scope.actor is not self.actor:
+            self._scope = self.new_scope()
+        return self._scope
+
+    def new_scope(self) -> Scope:
+        return Scope(self.sessionmaker, self.actor, self.publish, self.write_gate)
+
+    @property
+    def loaders(self) -> Loaders:
+        return self.scope.loaders
+
+    def db(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.scope.db()
+
+    async def run(self, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await self.scope.run(use_case)
+
+    async def write(self, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await self.scope.write(use_case)
+
+    async def close(self) -> None:
+        if self._scope is not None:
+            await self._scope.close()
+
+    @contextmanager
+    def event_scope(self, scope: Scope) -> Iterator[None]:
+        """Resolve what is yielded inside the block in `scope` (a subscription event).
+
+        Async generators run in their consumer's context, so a value set before `yield` is
+        seen while that payload's fields resolve, and reset when the generator resumes.
+        """
+        token = _event_scope.set(scope)
+        try:
+            yield
+        finally:
+            _event_scope.reset(token)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

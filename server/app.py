@@ -86,8 +86,11 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         if token is None:
             return Actor.anonymous()
         claims = await self._verifier.verify(token)
+        exp = claims.get("exp")
+        context.token_expires_at = float(exp) if isinstance(exp, int | float) else None
         try:
-            return await context.run(lambda session: actor_for_subject(session, claims["sub"]))
+            async with self._runtime.get().sessionmaker() as session:
+                return await actor_for_subject(session, claims["sub"])
         except DomainError as exc:
             status_code = 403 if exc.code == "FORBIDDEN" else 401
             raise AuthenticationError(exc.message, code=exc.code, status_code=status_code) from None
