@@ -12,12 +12,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import HistoryAction, Ticket, TicketHistory
 from models.base import utcnow
 from permissions import Actor
-from subscriptions.events import PENDING_EVENTS, EventKind, TicketEventEnvelope
+from subscriptions.events import PENDING_EVENTS, TicketEventEnvelope, kind_of
+
+# Arbitrary, fixed: the advisory lock that orders history writers on PostgreSQL.
+HISTORY_LOCK_KEY = 0x4845_4C50_4445_534B  # "HELPDESK"
 
 # Fields whose history customers never see.
 STAFF_ONLY_FIELDS = frozenset({"metadata"})
@@ -54,13 +58,17 @@ async def record_change(
     actor: Actor,
     ticket: Ticket,
     entries: list[Entry],
-    kind: EventKind,
     *,
     response_id: int | None = None,
 ) -> list[TicketHistory]:
     """Write the history rows of one change to one ticket and queue its event."""
     if not entries:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        # History ids double as event cursors, so they must become visible in id order: hold
+        # one transaction-scoped lock from taking ids until commit. (SQLite writers are
+        # serialized already.) A subscriber that saw cursor N can then never miss an id < N.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HISTORY_LOCK_KEY})
     now = utcnow()
     rows = [
         TicketHistory(
@@ -84,7 +92,7 @@ async def record_change(
         organization_id=ticket.organization_id,
         ticket_id=ticket.id,
         customer_id=ticket.customer_id,
-        kind=kind,
+        kind=kind_of(entry.action for entry in entries),
         history_ids=tuple(row.id for row in rows),
         response_id=response_id,
         internal=all(row.is_internal for row in rows),

@@ -54,7 +54,6 @@ from resolvers.validation import (
     Problems,
 )
 from resolvers.workflow import REOPENED_BY_CUSTOMER_REPLY, apply_status, can_transition
-from subscriptions.events import EventKind
 
 T = TypeVar("T")
 BULK_MAX = 100
@@ -161,7 +160,7 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         if existing is None:
             raise
         return existing
-    await record_change(session, actor, ticket, [Entry(HistoryAction.CREATED)], EventKind.CREATED)
+    await record_change(session, actor, ticket, [Entry(HistoryAction.CREATED)])
     return ticket
 
 
@@ -255,7 +254,7 @@ async def update_ticket(session: AsyncSession, actor: Actor, data: UpdateTicketI
         raise _conflict(ticket)
     entries = await _apply_changes(session, actor, ticket, data.changes)
     if entries:
-        await record_change(session, actor, ticket, entries, EventKind.UPDATED)
+        await record_change(session, actor, ticket, entries)
     return ticket
 
 
@@ -374,8 +373,7 @@ async def add_response(
         if actor.is_customer and ticket.status in REOPENED_BY_CUSTOMER_REPLY:
             entries.append(field_changed("status", ticket.status, Status.OPEN))
             apply_status(ticket, Status.OPEN, now)
-    kind = EventKind.NOTE_ADDED if data.internal else EventKind.RESPONSE_ADDED
-    await record_change(session, actor, ticket, entries, kind, response_id=response.id)
+    await record_change(session, actor, ticket, entries, response_id=response.id)
     return ticket, response
 
 
@@ -394,7 +392,7 @@ async def assign_ticket(session: AsyncSession, actor: Actor, data: AssignTicketI
     ticket = await get_ticket(session, actor, data.ticket_id)
     entry = await _assign(session, actor, ticket, data.assignee_id)
     if entry is not None:
-        await record_change(session, actor, ticket, [entry], EventKind.ASSIGNED)
+        await record_change(session, actor, ticket, [entry])
     return ticket
 
 
@@ -487,7 +485,7 @@ async def bulk_update_tickets(
             results.append(BulkResult(ticket_id, ticket, exc.errors))
             continue
         if entries:
-            await record_change(session, actor, ticket, entries, EventKind.UPDATED)
+            await record_change(session, actor, ticket, entries)
         results.append(BulkResult(ticket_id, ticket, []))
     if any(result.errors for result in results):
         raise BulkUpdateFailed(results)

@@ -20,6 +20,7 @@ from schema.errors import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.people import Customer, Organization, Team, TeamMember
 from schema.stats import StatsQuery
+from schema.subscriptions import Subscription
 from schema.ticket import HistoryEntry, Response, Ticket, TicketQuery
 from schema.ticket_mutations import TicketMutation
 from schema.viewer import ViewerQuery
@@ -58,6 +59,7 @@ def create_schema(*, introspection: bool = True) -> HelpdeskSchema:
     return HelpdeskSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         types=[Ticket, Response, HistoryEntry, Customer, TeamMember, Team, Organization],
         config=StrawberryConfig(auto_camel_case=True),

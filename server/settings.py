@@ -71,6 +71,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     graphiql: bool = True
     introspection: bool = True
+    ws_max_subscriptions: int = 20
+    subscriber_queue_size: int = 256
     db_pool_size: int = 10
     db_max_overflow: int = 10
     log_level: str = "info"
@@ -132,6 +134,12 @@ class Settings:
             graphiql=_bool(env.get("GRAPHIQL", "false" if production else "true"), "GRAPHIQL"),
             introspection=_bool(
                 env.get("INTROSPECTION", "false" if production else "true"), "INTROSPECTION"
+            ),
+            ws_max_subscriptions=_int(
+                env.get("WS_MAX_SUBSCRIPTIONS", "20"), "WS_MAX_SUBSCRIPTIONS", minimum=1
+            ),
+            subscriber_queue_size=_int(
+                env.get("SUBSCRIBER_QUEUE_SIZE", "256"), "SUBSCRIBER_QUEUE_SIZE", minimum=1
             ),
             db_pool_size=_int(env.get("DB_POOL_SIZE", "10"), "DB_POOL_SIZE", minimum=1),
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW", "10"), "DB_MAX_OVERFLOW"),

@@ -7,10 +7,13 @@ what it may see through the same policies as queries.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+
+from models.enums import HistoryAction
 
 
 class EventKind(enum.StrEnum):
@@ -62,3 +65,17 @@ def organization_channel(organization_id: int) -> str:
 
 
 PENDING_EVENTS = "pending_ticket_events"
+
+
+def kind_of(actions: Iterable[HistoryAction]) -> EventKind:
+    """The event kind of a change, from the actions of its history entries."""
+    found = set(actions)
+    if HistoryAction.CREATED in found:
+        return EventKind.CREATED
+    if HistoryAction.NOTE_ADDED in found:
+        return EventKind.NOTE_ADDED
+    if HistoryAction.RESPONSE_ADDED in found:
+        return EventKind.RESPONSE_ADDED
+    if found == {HistoryAction.ASSIGNED}:
+        return EventKind.ASSIGNED
+    return EventKind.UPDATED

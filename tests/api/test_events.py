@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from models import TeamRole
-from subscriptions.events import EventKind, TicketEventEnvelope, organization_channel
+from subscriptions.events import EventKind, TicketEventEnvelope
 from tests.conftest import Stack
 from tests.factories import INTERNAL_MARKER, create_member, create_world
 from tests.graphql import execute, global_id
@@ -28,23 +27,20 @@ mutation($ids: [ID!]!, $status: TicketStatus!) {
 
 @asynccontextmanager
 async def listening(db: Stack, organization_id: int) -> AsyncIterator[list[TicketEventEnvelope]]:
-    """Collect the envelopes broadcast on an organization's channel while the block runs."""
+    """Record the envelopes the app publishes for an organization while the block runs."""
     received: list[TicketEventEnvelope] = []
-    broadcast = db.app.state.runtime.get().bus.broadcast
+    hub = db.app.state.runtime.get().hub
+    publish = hub.publish
 
-    async with broadcast.subscribe(channel=organization_channel(organization_id)) as subscriber:
+    async def recording(envelopes: Sequence[TicketEventEnvelope]) -> None:
+        received.extend(e for e in envelopes if e.organization_id == organization_id)
+        await publish(envelopes)
 
-        async def collect() -> None:
-            async for event in subscriber:
-                received.append(TicketEventEnvelope.from_json(event.message))
-
-        task = asyncio.create_task(collect())
-        await asyncio.sleep(0.05)  # the Redis SUBSCRIBE must be in place before we publish
-        try:
-            yield received
-            await asyncio.sleep(0.2)  # let in-flight messages arrive
-        finally:
-            task.cancel()
+    hub.publish = recording
+    try:
+        yield received
+    finally:
+        del hub.publish
 
 
 async def test_committed_change_is_published_with_its_cursor(db: Stack, session) -> None:

@@ -1,0 +1,165 @@
+"""Broadcast backends (broadcaster's interface) that we can trust in production.
+
+broadcaster 0.3.1's own Redis backend stops for good after a Redis restart or one bad
+payload, and subscribes per channel with a race between concurrent first subscribers (see
+shared TRAPS). `ResilientRedisBackend` instead keeps one pattern subscription per process,
+reconnects with backoff, skips malformed messages, and reports its state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from broadcaster import Event
+from broadcaster._backends.base import BroadcastBackend
+from broadcaster._backends.memory import MemoryBackend
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("helpdesk.broadcast")
+
+CHANNEL_PATTERN = "helpdesk.tickets.*"
+
+
+class ResilientRedisBackend(BroadcastBackend):
+    """Redis pub/sub on one pattern, with reconnection and a bounded inbox."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pattern: str = CHANNEL_PATTERN,
+        inbox_size: int = 10_000,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._url = url
+        self._pattern = pattern
+        self._max_backoff = max_backoff
+        self._publisher = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=10
+        )
+        self._inbox: asyncio.Queue[Event] = asyncio.Queue(maxsize=inbox_size)
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self.on_reconnect: Callable[[], Awaitable[None]] | None = None
+        self.reconnects = 0
+        self.dropped_messages = 0
+        self.malformed_messages = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def connect(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="helpdesk-redis-listener")
+        # Fail fast at startup when Redis is not there at all; later outages are survived.
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout=10)
+        except TimeoutError:
+            await self.disconnect()
+            raise ConnectionError(f"cannot reach Redis at {_redact(self._url)}") from None
+
+    async def disconnect(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._connected.clear()
+        await self._publisher.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        # Everything under the pattern is received; routing happens in-process.
+        return None
+
+    async def unsubscribe(self, channel: str) -> None:
+        return None
+
+    async def publish(self, channel: str, message: Any) -> None:
+        await self._publisher.publish(channel, message)
+
+    async def next_published(self) -> Event:
+        return await self._inbox.get()
+
+    async def ping(self) -> bool:
+        try:
+            pong: bool = await self._publisher.ping()  # type: ignore[misc]
+        except (RedisError, OSError):
+            return False
+        return pong
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        first = True
+        while True:
+            client = aioredis.Redis.from_url(
+                self._url, socket_connect_timeout=2, health_check_interval=10
+            )
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(self._pattern)
+                self._connected.set()
+                backoff = 0.1
+                if not first:
+                    self.reconnects += 1
+                    logger.warning("reconnected to Redis; catching up on missed events")
+                    if self.on_reconnect is not None:
+                        await self.on_reconnect()
+                first = False
+                await self._read(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if self._connected.is_set():
+                    logger.warning("lost Redis connection (%s); reconnecting", exc)
+                self._connected.clear()
+                await asyncio.sleep(backoff * (1 + random.random() / 2))
+                backoff = min(backoff * 2, self._max_backoff)
+            finally:
+                await _close_quietly(pubsub, client)
+
+    async def _read(self, pubsub: Any) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=5.0)
+            if message is None:
+                # Quiet channel: prove the connection is alive (raises when it is not).
+                await pubsub.ping()
+                continue
+            try:
+                event = Event(channel=message["channel"].decode(), message=message["data"].decode())
+            except (UnicodeDecodeError, AttributeError, KeyError, TypeError):
+                self.malformed_messages += 1
+                logger.warning("skipped a malformed broadcast message")
+                continue
+            try:
+                self._inbox.put_nowait(event)
+            except asyncio.QueueFull:
+                # The hub reloads from the history table, so a dropped trigger is caught up
+                # by the next one; never block the socket reader.
+                self.dropped_messages += 1
+
+
+async def _close_quietly(pubsub: Any, client: aioredis.Redis) -> None:
+    for closer in (pubsub.aclose, client.aclose):
+        with contextlib.suppress(RedisError, OSError, RuntimeError):
+            await closer()
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    return parsed._replace(netloc=parsed.hostname or "").geturl() if parsed.password else url
+
+
+def create_backend(url: str) -> BroadcastBackend:
+    """memory:// (one process) or redis:// / rediss:// (all instances)."""
+    scheme = urlparse(url).scheme
+    if scheme == "memory":
+        return MemoryBackend(url)
+    if scheme in ("redis", "rediss"):
+        return ResilientRedisBackend(url)
+    raise ValueError(f"unsupported BROADCAST_URL scheme {scheme!r}: use memory:// or redis://")

@@ -1,0 +1,190 @@
+"""The per-process event hub: one ordered, gap-free feed of committed changes, fanned out to
+bounded subscriber queues.
+
+Broadcast messages are only triggers. On each one (and after a Redis reconnect) the hub loads
+every change after the last one it delivered from the history table, in id order, once for
+the whole process. So a message that arrives late, twice, malformed or not at all never
+reorders, duplicates or loses a change; and fanning a change out to N subscribers costs no
+database work per subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from broadcaster._backends.base import BroadcastBackend
+
+from subscriptions.backends import ResilientRedisBackend
+from subscriptions.events import TicketEventEnvelope, organization_channel
+
+logger = logging.getLogger("helpdesk.hub")
+
+
+class Change(Protocol):
+    @property
+    def cursor(self) -> int: ...
+
+    @property
+    def envelope(self) -> TicketEventEnvelope: ...
+
+
+LoadAfter = Callable[[int], Awaitable[Sequence[Any]]]
+LatestCursor = Callable[[], Awaitable[int]]
+
+
+class SlowSubscriberError(Exception):
+    """The subscriber fell too far behind; its queue was dropped. Resume with `after`."""
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One subscriber's bounded queue of changes, with the routing keys it listens on."""
+
+    organization_id: int | None
+    customer_id: int | None
+    queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
+    overflowed: bool = False
+
+    def offer(self, change: Any) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(change)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            # Wake the consumer so it notices at once.
+            with suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+    async def get(self) -> Any:
+        change = await self.queue.get()
+        if change is None or self.overflowed:
+            raise SlowSubscriberError("too slow to keep up; events were dropped")
+        return change
+
+
+class EventHub:
+    def __init__(
+        self,
+        backend: BroadcastBackend,
+        load_after: LoadAfter,
+        latest_cursor: LatestCursor,
+        *,
+        queue_size: int = 256,
+    ) -> None:
+        self.backend = backend
+        self._load_after = load_after
+        self._latest_cursor = latest_cursor
+        self._queue_size = queue_size
+        self._subscriptions: set[Subscription] = set()
+        self._last: int | None = None
+        self._advance_lock = asyncio.Lock()
+        self._listener: asyncio.Task[None] | None = None
+        self.published = 0
+        self.publish_failures = 0
+        if isinstance(backend, ResilientRedisBackend):
+            backend.on_reconnect = self.catch_up
+
+    async def connect(self) -> None:
+        await self.backend.connect()
+        # The memory backend only delivers channels it was told about; Redis takes a pattern.
+        self._listener = asyncio.create_task(self._listen(), name="helpdesk-event-hub")
+
+    async def disconnect(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        await self.backend.disconnect()
+
+    async def is_ready(self) -> bool:
+        """True when changes can be announced and received now."""
+        if self._listener is None or self._listener.done():
+            return False
+        if isinstance(self.backend, ResilientRedisBackend):
+            return self.backend.connected and await self.backend.ping()
+        return True
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscriptions)
+
+    async def publish(self, envelopes: Sequence[TicketEventEnvelope]) -> None:
+        """Announce committed changes to every instance. Never raises: the change is committed
+        and durable; a lost announcement is caught up from the history table."""
+        for envelope in envelopes:
+            channel = organization_channel(envelope.organization_id)
+            try:
+                await self.backend.subscribe(channel)  # memory backend: make it deliverable
+                await self.backend.publish(channel, envelope.to_json())
+                self.published += 1
+            except Exception:
+                self.publish_failures += 1
+                logger.warning("could not broadcast change %s", envelope.cursor, exc_info=True)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, *, organization_id: int | None = None, customer_id: int | None = None
+    ) -> AsyncIterator[tuple[Subscription, int]]:
+        """Register a subscriber; yields it and the cursor from which it will receive changes
+        (everything after it arrives in its queue, in order)."""
+        subscription = Subscription(
+            organization_id, customer_id, asyncio.Queue(maxsize=self._queue_size)
+        )
+        async with self._advance_lock:
+            if self._last is None:
+                self._last = await self._latest_cursor()
+            self._subscriptions.add(subscription)
+            start = self._last
+        try:
+            yield subscription, start
+        finally:
+            self._subscriptions.discard(subscription)
+            if not self._subscriptions:
+                async with self._advance_lock:
+                    if not self._subscriptions:
+                        # Nobody listens: stop following the feed until someone does.
+                        self._last = None
+
+    async def catch_up(self) -> None:
+        """Deliver every committed change not yet delivered (after a reconnect, or a trigger)."""
+        async with self._advance_lock:
+            if self._last is None:
+                return
+            while True:
+                changes = await self._load_after(self._last)
+                if not changes:
+                    return
+                for change in changes:
+                    self._last = change.cursor
+                    self._route(change)
+
+    def _route(self, change: Any) -> None:
+        envelope: TicketEventEnvelope = change.envelope
+        for subscription in list(self._subscriptions):
+            if subscription.organization_id == envelope.organization_id or (
+                subscription.customer_id == envelope.customer_id and not envelope.internal
+            ):
+                subscription.offer(change)
+
+    async def _listen(self) -> None:
+        while True:
+            event = await self.backend.next_published()
+            try:
+                envelope = TicketEventEnvelope.from_json(event.message)
+            except (ValueError, KeyError, TypeError):
+                logger.warning("skipped a malformed event on %s", event.channel)
+                continue
+            if self._last is None or envelope.cursor <= self._last:
+                continue
+            try:
+                await self.catch_up()
+            except Exception:
+                # A database hiccup must not kill the listener; the next trigger retries.
+                logger.exception("could not load changes after %s", self._last)

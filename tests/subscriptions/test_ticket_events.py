@@ -1,0 +1,121 @@
+"""ticketEvents over a real WebSocket: who receives what, and resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Stack
+from tests.factories import INTERNAL_MARKER, World, create_world
+from tests.graphql import execute, global_id
+from tests.ws import GraphQLWebSocket, serving
+
+EVENTS = """
+subscription Events($after: String, $ticketId: ID) {
+  ticketEvents(after: $after, ticketId: $ticketId) {
+    cursor kind
+    ticket { number status }
+    changes { action field isInternal }
+    response { body isInternal author { ... on TeamMember { name } ... on Customer { name } } }
+  }
+}
+"""
+REPLY = """
+mutation($id: ID!, $body: String!, $internal: Boolean!) {
+  addResponse(input: {ticketId: $id, body: $body, internal: $internal}) { userErrors { code } }
+}
+"""
+STATUS = """
+mutation($id: ID!, $status: TicketStatus!) {
+  updateTicket(input: {id: $id, status: $status}) { userErrors { code } }
+}
+"""
+
+
+@pytest.fixture
+async def world(session) -> World:
+    return await create_world(session)
+
+
+async def mutate(db: Stack, who, query: str, variables: dict) -> None:
+    async with db.client(db.token(who.user_id)) as client:
+        body = await execute(client, query, variables)
+    assert "errors" not in body, body
+
+
+async def test_internal_note_reaches_staff_and_never_the_customer(db: Stack, world: World) -> None:
+    ticket = global_id("Ticket", world.ticket.id)
+    async with (
+        serving(db.app) as url,
+        GraphQLWebSocket.connect(url, db.token(world.agent.user_id)) as agent,
+        GraphQLWebSocket.connect(url, db.token(world.customer.user_id)) as customer,
+    ):
+        await agent.subscribe(EVENTS)
+        await customer.subscribe(EVENTS)
+
+        await mutate(
+            db, world.agent, REPLY, {"id": ticket, "body": INTERNAL_MARKER, "internal": True}
+        )
+        await mutate(
+            db, world.agent, REPLY, {"id": ticket, "body": "Fixed now.", "internal": False}
+        )
+
+        note = await agent.next_data()
+        reply = await agent.next_data()
+        public = await customer.next_data()
+        await customer.nothing_for(0.3)
+
+    assert note["data"]["ticketEvents"]["kind"] == "NOTE_ADDED"
+    assert note["data"]["ticketEvents"]["response"]["body"] == INTERNAL_MARKER
+    assert reply["data"]["ticketEvents"]["kind"] == "RESPONSE_ADDED"
+    assert public == reply
+    assert INTERNAL_MARKER not in str(public)
+
+
+async def test_other_organizations_and_customers_receive_nothing(db: Stack, world: World) -> None:
+    ticket = global_id("Ticket", world.ticket.id)
+    async with (
+        serving(db.app) as url,
+        GraphQLWebSocket.connect(url, db.token(world.other_agent.user_id)) as other_agent,
+        GraphQLWebSocket.connect(url, db.token(world.other_customer.user_id)) as other_customer,
+    ):
+        await other_agent.subscribe(EVENTS)
+        await other_customer.subscribe(EVENTS)
+
+        await mutate(db, world.agent, STATUS, {"id": ticket, "status": "IN_PROGRESS"})
+
+        await other_agent.nothing_for(0.3)
+        await other_customer.nothing_for(0.1)
+
+
+async def test_resume_after_a_cursor_replays_in_order_then_goes_live(
+    db: Stack, world: World
+) -> None:
+    ticket = global_id("Ticket", world.ticket.id)
+    async with serving(db.app) as url:
+        async with GraphQLWebSocket.connect(url, db.token(world.customer.user_id)) as first:
+            await first.subscribe(EVENTS)
+            await mutate(db, world.agent, STATUS, {"id": ticket, "status": "IN_PROGRESS"})
+            seen = (await first.next_data())["data"]["ticketEvents"]
+        # While the customer is away: a public change, an internal note, another change.
+        await mutate(db, world.agent, REPLY, {"id": ticket, "body": "An update", "internal": False})
+        await mutate(
+            db, world.agent, REPLY, {"id": ticket, "body": INTERNAL_MARKER, "internal": True}
+        )
+        await mutate(db, world.agent, STATUS, {"id": ticket, "status": "WAITING_ON_CUSTOMER"})
+
+        async with GraphQLWebSocket.connect(url, db.token(world.customer.user_id)) as again:
+            await again.subscribe(EVENTS, {"after": seen["cursor"]})
+            missed = [(await again.next_data())["data"]["ticketEvents"] for _ in range(2)]
+            await mutate(
+                db, world.agent, REPLY, {"id": ticket, "body": "Live again", "internal": False}
+            )
+            live = (await again.next_data())["data"]["ticketEvents"]
+            await again.nothing_for(0.3)
+
+    assert [e["kind"] for e in missed] == ["RESPONSE_ADDED", "UPDATED"]
+    assert missed[1]["ticket"]["status"] == "WAITING_ON_CUSTOMER"
+    cursors = [int(seen["cursor"]), *(int(e["cursor"]) for e in missed), int(live["cursor"])]
+    assert cursors == sorted(cursors)
+    assert len(set(cursors)) == 4
+    assert live["response"]["body"] == "Live again"
+    assert INTERNAL_MARKER not in str(missed)
