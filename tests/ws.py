@@ -70,10 +70,9 @@ class GraphQLWebSocket:
     async def send(self, message: dict[str, Any]) -> None:
         await self.connection.send(json.dumps(message))
 
-    async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(
-            await asyncio.wait_for(self.connection.recv(), timeout)
-        )
+    async def receive(self, within: float = 5.0) -> dict[str, Any]:
+        async with asyncio.timeout(within):
+            message: dict[str, Any] = json.loads(await self.connection.recv())
         return message
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
