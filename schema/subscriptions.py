@@ -28,7 +28,8 @@ from schema.ticket import AssigneeScope, HistoryEntry, Response, Ticket, TicketF
 from subscriptions.events import EventKind
 from subscriptions.hub import SlowSubscriberError
 
-CLOSE_TOO_SLOW = 4429
+# Private-use close code (graphql-transport-ws uses 4400-4499 for protocol errors).
+CLOSE_TOO_SLOW = 4008
 # How far back (in history ids) `after` may reach; older clients should reload instead.
 MAX_REPLAY = 100_000
 

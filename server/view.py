@@ -163,8 +163,10 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             ensure_error_code(error)
         return await super().process_result(request, result)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: the WebSocket adapter sends bytes as binary frames, which
+        # graphql-ws clients refuse.
+        return orjson.dumps(data).decode()
 
 
 async def _close_at_expiry(context: Context) -> None:
