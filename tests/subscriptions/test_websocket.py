@@ -92,12 +92,16 @@ async def test_socket_closes_with_4401_when_the_token_expires(db: Stack, world: 
 
 
 async def test_subscription_limit_per_connection(db: Stack, world: World) -> None:
-    async with db.variant(ws_max_subscriptions=2) as app, serving(app) as url:
-        async with GraphQLWebSocket.connect(url, db.token(world.agent.user_id)) as client:
-            await client.subscribe(EVENTS)
-            await client.subscribe(EVENTS)
-            await client.subscribe(EVENTS)
-            refused = await client.receive()
+    token = db.token(world.agent.user_id)
+    async with (
+        db.variant(ws_max_subscriptions=2) as app,
+        serving(app) as url,
+        GraphQLWebSocket.connect(url, token) as client,
+    ):
+        await client.subscribe(EVENTS)
+        await client.subscribe(EVENTS)
+        await client.subscribe(EVENTS)
+        refused = await client.receive()
 
     assert refused["type"] == "error"
     assert refused["id"] == "3"
