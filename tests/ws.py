@@ -53,9 +53,14 @@ class GraphQLWebSocket:
     @classmethod
     @asynccontextmanager
     async def connect(
-        cls, url: str, token: str | None = None, *, init: dict[str, Any] | None = None
+        cls,
+        url: str,
+        token: str | None = None,
+        *,
+        init: dict[str, Any] | None = None,
+        **options: Any,
     ) -> AsyncIterator[GraphQLWebSocket]:
-        async with websockets.connect(url, subprotocols=[PROTOCOL]) as connection:
+        async with websockets.connect(url, subprotocols=[PROTOCOL], **options) as connection:
             client = cls(connection)
             payload = (
                 init
@@ -101,3 +106,10 @@ class GraphQLWebSocket:
         except TimeoutError:
             return
         raise AssertionError(f"expected no message, got {message}")
+
+
+async def wait_until(condition: Any, within: float = 10.0) -> None:
+    """Poll a condition on the server's state (nothing there signals it) until it holds."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - polling another component's state
+            await asyncio.sleep(0.01)
