@@ -53,36 +53,52 @@ class Page(Generic[T]):
     count: Callable[[], Awaitable[int]] | None = field(default=None, repr=False)
 
 
+MAX_ID = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class SortKey:
-    """An ordering: a column or expression, its direction, and how it reads from a row."""
+    """An ordering: its name (cursors carry it), a column or expression, the direction, and how
+    the sort value reads from a row (a timestamp or an integer)."""
 
+    name: str
     expression: Any
     id_column: Any
     descending: bool
     value_of: Callable[[Any], Any]
+    timestamp: bool = False
 
 
-def encode_cursor(value: Any, row_id: int) -> str:
+def encode_cursor(key: SortKey, value: Any, row_id: int) -> str:
     if isinstance(value, dt.datetime):
-        value = {"t": value.isoformat()}
-    return base64.urlsafe_b64encode(orjson.dumps([value, row_id])).decode()
+        value = value.isoformat()
+    return base64.urlsafe_b64encode(orjson.dumps([key.name, value, row_id])).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[Any, int]:
+def decode_cursor(key: SortKey, cursor: str) -> tuple[Any, int]:
+    """The sort value and id in a cursor made for this ordering; BAD_USER_INPUT otherwise (a
+    cursor of another list or order, or one tampered with)."""
     try:
-        value, row_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(value, dict):
-            value = dt.datetime.fromisoformat(value["t"])
-        if not isinstance(row_id, int) or isinstance(row_id, bool):
-            raise ValueError("id")
+        name, value, row_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if name != key.name or not _is_id(row_id):
+            raise ValueError("not this ordering")
+        if key.timestamp:
+            value = dt.datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError("naive")
+        elif not _is_id(value) and not (isinstance(value, int) and 0 <= value <= MAX_ID):
+            raise ValueError("value")
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
-        raise BadUserInputError("invalid cursor") from None
+        raise BadUserInputError("invalid cursor for this list and order") from None
     return value, row_id
 
 
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def _after(key: SortKey, cursor: str, forward: bool) -> ColumnElement[bool]:
-    value, row_id = decode_cursor(cursor)
+    value, row_id = decode_cursor(key, cursor)
     row = tuple_(key.expression, key.id_column)
     bound = tuple_(literal(value, key.expression.type), literal(row_id, key.id_column.type))
     # Moving forward in a descending order means smaller keys.
@@ -116,7 +132,7 @@ async def paginate(
         rows.reverse()
     return Page(
         items=list(rows),
-        cursors=[encode_cursor(key.value_of(row), row.id) for row in rows],
+        cursors=[encode_cursor(key, key.value_of(row), row.id) for row in rows],
         has_next_page=more if not backwards else request.before is not None,
         has_previous_page=more if backwards else request.after is not None,
         count=count,
@@ -130,7 +146,7 @@ def page_from_window(rows: Sequence[Any], size: int, backwards: bool, key: SortK
         rows = rows[1:] if backwards else rows[:size]
     return Page(
         items=list(rows),
-        cursors=[encode_cursor(key.value_of(row), row.id) for row in rows],
+        cursors=[encode_cursor(key, key.value_of(row), row.id) for row in rows],
         has_next_page=more and not backwards,
         has_previous_page=more and backwards,
     )

@@ -70,6 +70,21 @@ async def get_ticket(session: AsyncSession, actor: Actor, ticket_id: int) -> Tic
     return ticket
 
 
+async def get_ticket_for_update(session: AsyncSession, actor: Actor, ticket_id: int) -> Ticket:
+    """Like get_ticket, locking the row until commit (PostgreSQL; SQLite writers are serialized
+    already), so that concurrent writers to one ticket take turns instead of failing on its
+    version, and each sees the other's result."""
+    ticket = await session.scalar(
+        readable_tickets(actor)
+        .where(Ticket.id == ticket_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if ticket is None:
+        raise NotFoundError("ticket not found")
+    return ticket
+
+
 async def get_ticket_by_number(
     session: AsyncSession, actor: Actor, organization_id: int, number: int
 ) -> Ticket:
@@ -164,7 +179,7 @@ def filtered_tickets(
     ):
         if bound is not None:
             conditions.append(column >= bound if after else column < bound)
-    if filters.search:
+    if filters.search and filters.search.strip():
         conditions.append(_search_condition(session, actor, filters.search))
     return statement.where(and_(*conditions)) if conditions else statement  # type: ignore[return-value]
 
@@ -180,7 +195,14 @@ def ticket_sort_key(order: TicketOrder) -> SortKey:
         TicketOrderField.NUMBER: (Ticket.number, lambda t: t.number),
         TicketOrderField.PRIORITY: (priority_rank, lambda t: PRIORITY_RANK[t.priority]),
     }[order.field]
-    return SortKey(expression, Ticket.id, order.descending, value_of)
+    return SortKey(
+        f"tickets.{order.field.value}",
+        expression,
+        Ticket.id,
+        order.descending,
+        value_of,
+        timestamp=order.field in (TicketOrderField.UPDATED_AT, TicketOrderField.CREATED_AT),
+    )
 
 
 async def list_tickets(
@@ -292,9 +314,14 @@ async def count_children(
 
 
 RESPONSE_ORDER = SortKey(
-    TicketResponse.created_at, TicketResponse.id, False, lambda r: r.created_at
+    "responses.created_at",
+    TicketResponse.created_at,
+    TicketResponse.id,
+    False,
+    lambda r: r.created_at,
+    timestamp=True,
 )
-HISTORY_ORDER = SortKey(TicketHistory.id, TicketHistory.id, False, lambda h: h.id)
+HISTORY_ORDER = SortKey("history.id", TicketHistory.id, TicketHistory.id, False, lambda h: h.id)
 
 
 async def page_responses(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +45,7 @@ from resolvers.errors import (
     user_error,
 )
 from resolvers.history import Entry, field_changed, record_change
-from resolvers.ticket import get_ticket
+from resolvers.ticket import get_ticket_for_update
 from resolvers.validation import (
     BODY_MAX,
     DESCRIPTION_MAX,
@@ -125,6 +125,13 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
     assert customer_id is not None
 
     if key:
+        if session.get_bind().dialect.name == "postgresql":
+            # Concurrent retries of one key take turns here, so the loser finds the winner's
+            # ticket instead of using up a ticket number. (SQLite writers are serialized.)
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:customer, hashtext(:key))"),
+                {"customer": customer_id % 2**31, "key": key},
+            )
         existing = await _by_idempotency_key(session, actor, customer_id, key)
         if existing is not None:
             return existing
@@ -249,7 +256,7 @@ async def update_ticket(session: AsyncSession, actor: Actor, data: UpdateTicketI
     """Change a ticket's fields; one history entry per changed field. A stale expectedVersion
     (or a concurrent writer) is a CONFLICT and changes nothing."""
     _require_actor(actor)
-    ticket = await get_ticket(session, actor, data.ticket_id)
+    ticket = await get_ticket_for_update(session, actor, data.ticket_id)
     if data.expected_version is not None and data.expected_version != ticket.version:
         raise _conflict(ticket)
     entries = await _apply_changes(session, actor, ticket, data.changes)
@@ -342,7 +349,7 @@ async def add_response(
     A customer's reply to a ticket waiting on them, or resolved, reopens it.
     """
     _require_actor(actor)
-    ticket = await get_ticket(session, actor, data.ticket_id)
+    ticket = await get_ticket_for_update(session, actor, data.ticket_id)
     if data.internal and not may_add_internal_note(actor):
         raise ForbiddenError("only team members may add internal notes")
     problems = Problems()
@@ -389,7 +396,7 @@ class AssignTicketInput:
 async def assign_ticket(session: AsyncSession, actor: Actor, data: AssignTicketInput) -> Ticket:
     """Agents take unassigned tickets and release their own; admins assign any active member."""
     _require_actor(actor)
-    ticket = await get_ticket(session, actor, data.ticket_id)
+    ticket = await get_ticket_for_update(session, actor, data.ticket_id)
     entry = await _assign(session, actor, ticket, data.assignee_id)
     if entry is not None:
         await record_change(session, actor, ticket, [entry])
@@ -461,9 +468,15 @@ async def bulk_update_tickets(
         raise user_error("ticketIds", "name at least one ticket", UserErrorCode.REQUIRED)
     if len(ids) > BULK_MAX:
         raise user_error("ticketIds", f"at most {BULK_MAX} tickets at once", UserErrorCode.TOO_MANY)
-    tickets = {
-        t.id: t for t in await session.scalars(readable_tickets(actor).where(Ticket.id.in_(ids)))
-    }
+    # Locked in id order, so that two bulk updates over overlapping tickets cannot deadlock.
+    locked = await session.scalars(
+        readable_tickets(actor)
+        .where(Ticket.id.in_(ids))
+        .order_by(Ticket.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    tickets = {t.id: t for t in locked}
     results: list[BulkResult] = []
     for ticket_id in ids:
         ticket = tickets.get(ticket_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -15,6 +16,9 @@ BODY_MAX = 20_000
 TAGS_MAX = 20
 TAG_MAX = 50
 METADATA_MAX_BYTES = 16_384
+METADATA_MAX_DEPTH = 16
+# Integers JavaScript clients read exactly.
+JSON_SAFE_INTEGER = 2**53 - 1
 IDEMPOTENCY_KEY_MAX = 100
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
@@ -35,8 +39,10 @@ class Problems:
             self.add(field, f"{field} must not be empty", UserErrorCode.REQUIRED)
         elif len(cleaned) > maximum:
             self.add(field, f"{field} must be at most {maximum} characters", UserErrorCode.TOO_LONG)
-        elif "\x00" in cleaned:
-            self.add(field, f"{field} must not contain NUL characters", UserErrorCode.INVALID)
+        elif not storable_text(cleaned):
+            self.add(
+                field, f"{field} must be valid Unicode text without NUL", UserErrorCode.INVALID
+            )
         return cleaned
 
     def tags(self, field: str, values: Iterable[str]) -> list[str]:
@@ -61,12 +67,51 @@ class Problems:
         return tags
 
     def metadata(self, field: str, value: Any) -> dict[str, Any]:
-        """A JSON object of bounded size."""
+        """A JSON object of bounded size and depth that every backend stores and reads back."""
         if not isinstance(value, dict):
             self.add(field, f"{field} must be a JSON object", UserErrorCode.INVALID)
             return {}
-        if len(json.dumps(value, separators=(",", ":"))) > METADATA_MAX_BYTES:
+        problem = _json_problem(value, depth=0)
+        if problem:
+            self.add(field, f"{field} {problem}", UserErrorCode.INVALID)
+        elif len(json.dumps(value, separators=(",", ":"))) > METADATA_MAX_BYTES:
             self.add(
                 field, f"{field} must be at most {METADATA_MAX_BYTES} bytes", UserErrorCode.TOO_LONG
             )
         return value
+
+
+def storable_text(text: str) -> bool:
+    """Text both databases store: encodable as UTF-8 (no lone surrogates) and without NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_problem(value: Any, depth: int) -> str | None:
+    """What keeps a JSON value from round-tripping through PostgreSQL, SQLite and clients."""
+    if depth > METADATA_MAX_DEPTH:
+        return f"must nest at most {METADATA_MAX_DEPTH} levels deep"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not storable_text(key):
+                return "keys must be valid Unicode text without NUL"
+            problem = _json_problem(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list):
+        return next((p for item in value if (p := _json_problem(item, depth + 1))), None)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if abs(value) <= JSON_SAFE_INTEGER else "numbers must be within ±2^53"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "numbers must be finite"
+    if isinstance(value, str):
+        return None if storable_text(value) else "strings must be valid Unicode text without NUL"
+    return "may only hold objects, arrays, strings, numbers, booleans and null"

@@ -11,7 +11,7 @@ from resolvers.errors import BadUserInputError, NotFoundError
 
 def decode_id(node_id: relay.GlobalID, type_name: str) -> int:
     """The database id inside a global id of `type_name`; NOT_FOUND for any other id."""
-    if node_id.type_name == type_name and node_id.node_id.isdigit() and len(node_id.node_id) < 19:
+    if node_id.type_name == type_name and node_id.node_id.isdigit() and len(node_id.node_id) <= 18:
         return int(node_id.node_id)
     raise NotFoundError(f"{type_name} not found")
 

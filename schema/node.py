@@ -45,16 +45,20 @@ async def _resolve(info: Info, node_ids: Sequence[relay.GlobalID]) -> list[Any]:
     """Objects for global ids, None for those that do not exist or are not the caller's to see."""
     wanted: dict[str, list[int]] = {}
     for node_id in node_ids:
-        if node_id.type_name in FETCHERS and node_id.node_id.isdigit():
+        if node_id.type_name in FETCHERS and _pk(node_id) is not None:
             wanted.setdefault(node_id.type_name, []).append(int(node_id.node_id))
     found: dict[tuple[str, int], Any] = {}
     ctx = info.context
     for type_name, ids in wanted.items():
         rows = await ctx.run(lambda s, t=type_name, i=ids: FETCHERS[t](s, ctx.actor, i))  # type: ignore[misc]
         found.update({(type_name, pk): row for pk, row in zip(ids, rows, strict=True)})
-    return [
-        found.get((n.type_name, int(n.node_id))) if n.node_id.isdigit() else None for n in node_ids
-    ]
+    return [found.get((n.type_name, _pk(n) or 0)) for n in node_ids]
+
+
+def _pk(node_id: relay.GlobalID) -> int | None:
+    """The row id in a global id, if it is one (a positive 64-bit integer)."""
+    text = node_id.node_id
+    return int(text) if text.isdigit() and len(text) <= 18 else None
 
 
 @strawberry.type

@@ -21,6 +21,7 @@ from models import TicketResponse as TicketResponseModel
 from models.enums import ActorType, AuthorType
 from permissions.fields import IsAuthenticated, IsStaff
 from resolvers import ticket as tickets
+from resolvers.errors import BadUserInputError
 from resolvers.pagination import Page, PageRequest, page_from_window
 from resolvers.ticket import HISTORY_ORDER, RESPONSE_ORDER, ChildPage
 from schema.context import Info
@@ -308,6 +309,12 @@ class TicketFilter:
     )
 
     def to_filter(self) -> tickets.TicketFilter:
+        for name in ("created_after", "created_before", "updated_after", "updated_before"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise BadUserInputError(
+                    f"{name} needs a timezone offset, e.g. 2026-01-31T09:00:00Z"
+                )
         assignee = None
         if self.assignee is not None:
             assignee = tickets.AssigneeScope(self.assignee.value)

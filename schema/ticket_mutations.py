@@ -181,7 +181,11 @@ class AddResponsePayload:
 class AssignTicketInput:
     ticket_id: relay.GlobalID
     assignee_id: relay.GlobalID | None = strawberry.field(
-        description="Agents: yourself (take) or null (release). Admins: any active member."
+        default=strawberry.UNSET,
+        description=(
+            "Required. Agents: yourself (take) or null (release). Admins: any active member, "
+            "or null."
+        ),
     )
 
 
@@ -285,6 +289,17 @@ class TicketMutation:
     )
     async def assign_ticket(self, info: Info, input: AssignTicketInput) -> AssignTicketPayload:
         actor = info.context.actor
+        if input.assignee_id is strawberry.UNSET:
+            return AssignTicketPayload(
+                ticket=None,
+                user_errors=[
+                    UserError(
+                        field="assigneeId",
+                        message="say who: a team member's id, or null to unassign",
+                        code=DomainUserErrorCode.REQUIRED,
+                    )
+                ],
+            )
         data = writes.AssignTicketInput(
             decode_id(input.ticket_id, "Ticket"),
             None if input.assignee_id is None else decode_id(input.assignee_id, "TeamMember"),

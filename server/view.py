@@ -125,6 +125,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 )
             except HTTPException as exc:
                 response = error_response(exc.reason, "BAD_REQUEST", exc.status_code)
+            except RecursionError:
+                response = error_response("the request is nested too deeply", "BAD_REQUEST", 400)
         finally:
             await context.close()
         await response(scope, receive, send)
