@@ -63,8 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=settings.log_level,
         proxy_headers=True,
+        # Server pings reap dead clients (graphql-transport-ws servers never ping on their own).
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
+        ws_max_size=settings.ws_max_message_bytes,
     )
     return 0
 

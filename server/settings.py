@@ -72,6 +72,7 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     ws_max_subscriptions: int = 20
+    ws_max_message_bytes: int = 65_536
     subscriber_queue_size: int = 256
     db_pool_size: int = 10
     db_max_overflow: int = 10
@@ -137,6 +138,9 @@ class Settings:
             ),
             ws_max_subscriptions=_int(
                 env.get("WS_MAX_SUBSCRIPTIONS", "20"), "WS_MAX_SUBSCRIPTIONS", minimum=1
+            ),
+            ws_max_message_bytes=_int(
+                env.get("WS_MAX_MESSAGE_BYTES", "65536"), "WS_MAX_MESSAGE_BYTES", minimum=1024
             ),
             subscriber_queue_size=_int(
                 env.get("SUBSCRIBER_QUEUE_SIZE", "256"), "SUBSCRIBER_QUEUE_SIZE", minimum=1

@@ -20,7 +20,11 @@ from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from broadcaster._backends.memory import MemoryBackend
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger("helpdesk.broadcast")
 
@@ -41,8 +45,14 @@ class ResilientRedisBackend(BroadcastBackend):
         self._url = url
         self._pattern = pattern
         self._max_backoff = max_backoff
+        # After a Redis restart the pooled connection is dead; retrying reconnects at once.
         self._publisher = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=10
+            url,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self._inbox: asyncio.Queue[Event] = asyncio.Queue(maxsize=inbox_size)
         self._task: asyncio.Task[None] | None = None

@@ -92,3 +92,52 @@ def wait_healthy(process: subprocess.Popen[str], base: str, log: IO[str]) -> Non
         if time.monotonic() > deadline:
             raise AssertionError("server did not become healthy within 30 s")
         time.sleep(0.1)
+
+
+class RedisProcess:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisProcess]:
+    """A Redis of the test's own (not the shared one), so that it can be stopped and restarted."""
+    process = RedisProcess(free_port())
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
