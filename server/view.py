@@ -144,6 +144,9 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> None:
         params = context.connection_params or {}
+        if isinstance(params.get("headers"), dict):
+            # Some clients nest their HTTP-style headers: {"headers": {"Authorization": ...}}.
+            params = params["headers"]
         authorization = params.get("Authorization") or params.get("authorization")
         if authorization is None and isinstance(params.get("token"), str):
             authorization = f"Bearer {params['token']}"

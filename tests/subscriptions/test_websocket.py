@@ -183,3 +183,19 @@ async def test_live_stats_are_sent_at_once_then_coalesced(db: Stack, world: Worl
 
     assert initial == {"total": 1, "open": 1, "inProgress": 0}
     assert update == {"total": 1, "open": 0, "inProgress": 1}
+
+
+async def test_token_nested_in_headers_is_accepted(db: Stack, world: World) -> None:
+    token = db.token(world.agent.user_id)
+    async with (
+        serving(db.app) as url,
+        GraphQLWebSocket.connect(
+            url, init={"headers": {"Authorization": f"Bearer {token}"}}
+        ) as client,
+    ):
+        await client.subscribe(EVENTS)
+        await asyncio.sleep(0.2)
+        await set_status(db, world, "IN_PROGRESS")
+        event = (await client.next_data())["data"]["ticketEvents"]
+
+    assert event["ticket"]["status"] == "IN_PROGRESS"
