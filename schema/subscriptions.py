@@ -190,12 +190,14 @@ class Subscription:
             subscription,
             start,
         ):
+            replaying = last is not None
             if last is None:
+                # Live only: the hub delivers everything after `start` through the queue.
                 last = start
             elif start - last > MAX_REPLAY:
                 raise BadUserInputError("that cursor is too old to replay; reload and subscribe")
             # Replay from the log up to now; live changes meanwhile wait in the queue.
-            while True:
+            while replaying:
                 async with ctx.sessionmaker() as session:
                     batch = await load_changes(
                         session,

@@ -1,0 +1,66 @@
+"""Fanning one change out to many subscribers costs the same SQL as fanning it out to a few."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+import pytest
+
+from tests.api.test_query_counts import counting_statements
+from tests.conftest import Stack
+from tests.factories import World, create_world
+from tests.graphql import execute, global_id
+from tests.ws import GraphQLWebSocket, serving, wait_until
+
+EVENTS = """
+subscription {
+  ticketEvents {
+    cursor kind
+    ticket { number status customer { name } assignee { name } team { name } organization { name } }
+    changes { action field actor { ... on TeamMember { name } ... on Customer { name } } }
+  }
+}
+"""
+STATUS = """
+mutation($id: ID!, $status: TicketStatus!) {
+  updateTicket(input: {id: $id, status: $status}) { userErrors { code } }
+}
+"""
+
+
+@pytest.fixture
+async def world(session) -> World:
+    return await create_world(session)
+
+
+async def statements_to_deliver(
+    db: Stack, world: World, url: str, subscribers: int, status: str
+) -> int:
+    token = db.token(world.agent.user_id)
+    hub = db.app.state.runtime.get().hub
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(GraphQLWebSocket.connect(url, token))
+            for _ in range(subscribers)
+        ]
+        for client in clients:
+            await client.subscribe(EVENTS)
+        await wait_until(lambda: hub.subscriber_count == subscribers)
+        async with db.client(token) as http:
+            with counting_statements(db) as statements:
+                await execute(
+                    http, STATUS, {"id": global_id("Ticket", world.ticket.id), "status": status}
+                )
+                events = await asyncio.gather(*(c.next_data() for c in clients))
+    assert {e["data"]["ticketEvents"]["ticket"]["status"] for e in events} == {status}
+    assert all(e["data"]["ticketEvents"]["ticket"]["assignee"]["name"] for e in events)
+    return len(statements)
+
+
+async def test_fan_out_does_not_query_per_subscriber(db: Stack, world: World) -> None:
+    async with serving(db.app) as url:
+        few = await statements_to_deliver(db, world, url, 2, "IN_PROGRESS")
+        many = await statements_to_deliver(db, world, url, 25, "WAITING_ON_CUSTOMER")
+
+    assert few == many, f"{few} statements for 2 subscribers, {many} for 25"
