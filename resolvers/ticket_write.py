@@ -136,12 +136,7 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         if existing is not None:
             return existing
 
-    number = await session.scalar(
-        update(Organization)
-        .where(Organization.id == organization.id)
-        .values(next_ticket_number=Organization.next_ticket_number + 1)
-        .returning(Organization.next_ticket_number - 1)
-    )
+    number = await allocate_ticket_number(session, organization.id)
     now = utcnow()
     ticket = Ticket(
         organization_id=organization.id,
@@ -169,6 +164,19 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         return existing
     await record_change(session, actor, ticket, [Entry(HistoryAction.CREATED)])
     return ticket
+
+
+async def allocate_ticket_number(session: AsyncSession, organization_id: int) -> int:
+    """The organization's next ticket number. The UPDATE's row lock makes concurrent creates
+    take turns, so numbers are never shared (a rolled-back create may leave a gap)."""
+    number = await session.scalar(
+        update(Organization)
+        .where(Organization.id == organization_id)
+        .values(next_ticket_number=Organization.next_ticket_number + 1)
+        .returning(Organization.next_ticket_number - 1)
+    )
+    assert number is not None
+    return int(number)
 
 
 async def _customer_for_staff(

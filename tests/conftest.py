@@ -70,10 +70,8 @@ def make_settings(database_url: str, broadcast_url: str, tmp: Path, **overrides:
     return Settings(**values)
 
 
-async def create_postgres_database(maintenance_url: str) -> tuple[str, str]:
-    """A new, empty database; returns (its URL, its name)."""
+async def _maintenance(maintenance_url: str, statement: str) -> None:
     url = make_url(maintenance_url)
-    name = f"helpdesk_test_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(
         host=url.host,
         port=url.port or 5432,
@@ -82,25 +80,21 @@ async def create_postgres_database(maintenance_url: str) -> tuple[str, str]:
         database=url.database or "postgres",
     )
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(statement)
     finally:
         await conn.close()
-    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+async def create_postgres_database(maintenance_url: str) -> tuple[str, str]:
+    """A new, empty database; returns (its URL, its name)."""
+    name = f"helpdesk_test_{uuid.uuid4().hex[:10]}"
+    await _maintenance(maintenance_url, f'CREATE DATABASE "{name}"')
+    url = make_url(maintenance_url).set(database=name)
+    return url.render_as_string(hide_password=False), name
 
 
 async def drop_postgres_database(maintenance_url: str, name: str) -> None:
-    url = make_url(maintenance_url)
-    conn = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database or "postgres",
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await _maintenance(maintenance_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

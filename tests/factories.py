@@ -6,7 +6,6 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
@@ -21,6 +20,7 @@ from models import (
     TicketResponse,
 )
 from models.enums import AuthorType
+from resolvers.ticket_write import allocate_ticket_number
 
 _seq = itertools.count(1)
 
@@ -81,12 +81,7 @@ async def create_customer(session: AsyncSession, **values: Any) -> Customer:
 async def create_ticket(
     session: AsyncSession, org: Organization, customer: Customer, **values: Any
 ) -> Ticket:
-    number = await session.scalar(
-        update(Organization)
-        .where(Organization.id == org.id)
-        .values(next_ticket_number=Organization.next_ticket_number + 1)
-        .returning(Organization.next_ticket_number - 1)
-    )
+    number = await allocate_ticket_number(session, org.id)
     ticket = Ticket(
         **{
             "organization_id": org.id,
