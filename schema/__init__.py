@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors
+from schema.limits import QueryLimits, cost_extension, limit_extensions
 from schema.node import NodeQuery
 from schema.people import Customer, Organization, Team, TeamMember
 from schema.stats import StatsQuery
@@ -45,17 +46,22 @@ class HelpdeskSchema(strawberry.Schema):
         return None
 
 
-def create_schema(*, introspection: bool = True) -> HelpdeskSchema:
+def create_schema(
+    *, introspection: bool = True, limits: QueryLimits | None = None
+) -> HelpdeskSchema:
     """Build the schema. Extensions are classes or factories, built per request."""
+    limits = limits or QueryLimits()
     # The parser and validation LRU caches live at module level (keyed by maxsize), so a
-    # factory still shares one cache across requests.
+    # factory still shares one cache across requests. Order matters: the token limit is a
+    # parse option, the rules join before validation, and the cost is checked after it.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         MaskUnexpectedErrors,
+        *limit_extensions(limits),
         lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
+    extensions += [lambda: ValidationCache(maxsize=1024), cost_extension(limits)]
     return HelpdeskSchema(
         query=Query,
         mutation=Mutation,

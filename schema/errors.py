@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql import GraphQLError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
@@ -13,6 +21,18 @@ from resolvers.errors import DomainError
 logger = logging.getLogger("helpdesk.errors")
 
 INTERNAL_MESSAGE = "Internal server error."
+UNAVAILABLE_MESSAGE = "The database is unavailable right now; try again shortly."
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A failure to reach the database (down, restarting, network), not a bug of ours."""
+    if isinstance(exc, DisconnectionError | SATimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    ):
+        return True
+    return isinstance(exc, ConnectionError | OSError) and not isinstance(exc, FileNotFoundError)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -20,26 +40,44 @@ def is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(original, (DomainError, GraphQLError)):
         return False
-    logger.error("unexpected error at %s", error.path, exc_info=original)
+    if is_database_unavailable(original):
+        logger.warning("database unavailable at %s: %s", error.path, original)
+    else:
+        logger.error("unexpected error at %s", error.path, exc_info=original)
     return True
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """MaskErrors that keeps expected errors and tags masked ones with code INTERNAL."""
+    """MaskErrors that keeps expected errors and tags masked ones with a code: UNAVAILABLE
+    when the database cannot be reached, INTERNAL for anything else (details only in logs)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message=INTERNAL_MESSAGE)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL"}
+        if error.original_error is not None and is_database_unavailable(error.original_error):
+            masked.message = UNAVAILABLE_MESSAGE
+            masked.extensions = {"code": "UNAVAILABLE"}
+        else:
+            masked.extensions = {"code": "INTERNAL"}
         return masked
 
 
-def ensure_error_code(error: GraphQLError) -> None:
-    """Give graphql-core's own errors (parse, validation, coercion) a code like ours."""
-    if not (error.extensions or {}).get("code"):
-        error.extensions = {**(error.extensions or {}), "code": request_error_code(error)}
+SUGGESTION = re.compile(r" Did you mean .*\?$")
+
+
+def finish_error(error: GraphQLError, *, request_id: str | None, suggestions: bool) -> None:
+    """Last touches on an outgoing error: a code for graphql-core's own errors (parse,
+    validation, coercion), the request id, and no "Did you mean" hints when they are off
+    (they spell out the schema to someone probing it with introspection disabled)."""
+    extensions = dict(error.extensions or {})
+    extensions.setdefault("code", request_error_code(error))
+    if request_id:
+        extensions["requestId"] = request_id
+    error.extensions = extensions
+    if not suggestions:
+        error.message = SUGGESTION.sub("", error.message)
 
 
 def request_error_code(error: GraphQLError) -> str:

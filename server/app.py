@@ -20,7 +20,10 @@ from starlette.routing import Route, WebSocketRoute
 from models.engine import create_engine, create_sessionmaker
 from resolvers.events import TicketChange, latest_cursor, load_changes
 from schema import create_schema
+from schema.limits import QueryLimits
 from server.auth import TokenVerifier
+from server.observability import RequestIdMiddleware, install_log_record_factory
+from server.ratelimit import create_rate_limiter
 from server.settings import Settings
 from server.view import HelpdeskGraphQL, Resources, Runtime
 from subscriptions.backends import create_backend
@@ -64,23 +67,33 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sessionmaker = create_sessionmaker(engine)
         hub = create_hub(settings, sessionmaker)
         await hub.connect()
+        rate_limiter = create_rate_limiter(settings.broadcast_url, settings.rate_limit_per_minute)
         runtime.resources = Resources(
             engine=engine,
             sessionmaker=sessionmaker,
             hub=hub,
             write_gate=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
+            rate_limiter=rate_limiter,
         )
         try:
             yield
         finally:
             runtime.resources = None
+            await rate_limiter.close()
             await hub.disconnect()
             await engine.dispose()
 
+    limits = QueryLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_tokens=settings.max_query_tokens,
+        max_cost=settings.max_query_cost,
+    )
     graphql_app = HelpdeskGraphQL(
         runtime=runtime,
         verifier=verifier,
-        schema=create_schema(introspection=settings.introspection),
+        settings=settings,
+        schema=create_schema(introspection=settings.introspection, limits=limits),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
         # Legacy graphql-ws clients get keep-alives; graphql-transport-ws relies on pings
@@ -112,14 +125,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
-    middleware = []
+    install_log_record_factory()
+    middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             )
         )

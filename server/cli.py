@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import Customer, TeamMember, migrate
 from models.engine import create_engine, create_sessionmaker
+from server.observability import configure_logging
 from server.seed import DemoUser, demo_users, seed_demo
 from server.settings import Settings, SettingsError
 
@@ -55,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings()  # fail fast, before uvicorn spawns workers
+    configure_logging(settings.log_level)
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -62,6 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level,
+        # Our own access log carries request ids (server.observability).
+        access_log=False,
         proxy_headers=True,
         # Server pings reap dead clients (graphql-transport-ws servers never ping on their own).
         ws_ping_interval=20.0,

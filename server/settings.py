@@ -71,6 +71,13 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     graphiql: bool = True
     introspection: bool = True
+    max_query_depth: int = 12
+    max_query_aliases: int = 30
+    max_query_tokens: int = 4_000
+    max_query_cost: int = 10_000
+    max_body_bytes: int = 262_144
+    field_suggestions: bool = True
+    rate_limit_per_minute: int = 600
     ws_max_subscriptions: int = 20
     ws_max_message_bytes: int = 65_536
     subscriber_queue_size: int = 256
@@ -135,6 +142,22 @@ class Settings:
             graphiql=_bool(env.get("GRAPHIQL", "false" if production else "true"), "GRAPHIQL"),
             introspection=_bool(
                 env.get("INTROSPECTION", "false" if production else "true"), "INTROSPECTION"
+            ),
+            max_query_depth=_int(env.get("MAX_QUERY_DEPTH", "12"), "MAX_QUERY_DEPTH", minimum=2),
+            max_query_aliases=_int(env.get("MAX_QUERY_ALIASES", "30"), "MAX_QUERY_ALIASES"),
+            max_query_tokens=_int(
+                env.get("MAX_QUERY_TOKENS", "4000"), "MAX_QUERY_TOKENS", minimum=10
+            ),
+            max_query_cost=_int(env.get("MAX_QUERY_COST", "10000"), "MAX_QUERY_COST", minimum=1),
+            max_body_bytes=_int(
+                env.get("MAX_BODY_BYTES", "262144"), "MAX_BODY_BYTES", minimum=1024
+            ),
+            field_suggestions=_bool(
+                env.get("FIELD_SUGGESTIONS", "false" if production else "true"),
+                "FIELD_SUGGESTIONS",
+            ),
+            rate_limit_per_minute=_int(
+                env.get("RATE_LIMIT_PER_MINUTE", "600"), "RATE_LIMIT_PER_MINUTE"
             ),
             ws_max_subscriptions=_int(
                 env.get("WS_MAX_SUBSCRIPTIONS", "20"), "WS_MAX_SUBSCRIPTIONS", minimum=1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -26,8 +27,11 @@ from permissions import Actor
 from resolvers.errors import DomainError
 from resolvers.identity import actor_for_subject
 from schema.context import Context
-from schema.errors import ensure_error_code
+from schema.errors import UNAVAILABLE_MESSAGE, finish_error, is_database_unavailable
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
+from server.observability import request_id
+from server.ratelimit import RateLimiter
+from server.settings import Settings
 from subscriptions.hub import EventHub
 
 logger = logging.getLogger("helpdesk.view")
@@ -43,6 +47,7 @@ class Resources:
     sessionmaker: async_sessionmaker[AsyncSession]
     hub: EventHub
     write_gate: asyncio.Lock | None
+    rate_limiter: RateLimiter
 
 
 @dataclass
@@ -57,21 +62,35 @@ class Runtime:
         return self.resources
 
 
+class RequestTooLargeError(Exception):
+    """The request body is larger than MAX_BODY_BYTES."""
+
+
 def error_response(
-    message: str, code: str, status_code: int, headers: Mapping[str, str] | None = None
+    message: str,
+    code: str,
+    status_code: int,
+    headers: Mapping[str, str] | None = None,
+    **extensions: object,
 ) -> Response:
     """A GraphQL-shaped error body for failures that happen before execution."""
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    extensions = {"code": code, **extensions}
+    if rid := request_id.get():
+        extensions["requestId"] = rid
+    body = {"errors": [{"message": message, "extensions": extensions}]}
     return Response(
         orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
     )
 
 
 class HelpdeskGraphQL(GraphQL[Context, None]):
-    def __init__(self, runtime: Runtime, verifier: TokenVerifier, **kwargs: Any) -> None:
+    def __init__(
+        self, runtime: Runtime, verifier: TokenVerifier, settings: Settings, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._runtime = runtime
         self._verifier = verifier
+        self._settings = settings
 
     async def authenticate(self, context: Context, authorization: str | None) -> Actor:
         """The Actor for an Authorization value; anonymous without one."""
@@ -106,14 +125,21 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive=receive)
+        request = Request(scope, receive=self._limited(scope, receive))
         context = self.new_context(request)
         try:
             try:
                 context.actor = await self.authenticate(
                     context, request.headers.get("authorization")
                 )
-                response = await self.run(request, context=context)
+                limited = await self._rate_limited(request, context.actor)
+                response = limited or await self.run(request, context=context)
+            except RequestTooLargeError:
+                response = error_response(
+                    f"the request body is larger than {self._settings.max_body_bytes} bytes",
+                    "BAD_REQUEST",
+                    413,
+                )
             except AuthenticationError as exc:
                 challenge = f'Bearer error="invalid_token", error_description="{exc.message}"'
                 headers = {"WWW-Authenticate": challenge}
@@ -127,9 +153,48 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 response = error_response(exc.reason, "BAD_REQUEST", exc.status_code)
             except RecursionError:
                 response = error_response("the request is nested too deeply", "BAD_REQUEST", 400)
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                logger.warning("database unavailable: %s", exc)
+                response = error_response(UNAVAILABLE_MESSAGE, "UNAVAILABLE", 503)
         finally:
             await context.close()
         await response(scope, receive, send)
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+        """`receive` that refuses bodies over MAX_BODY_BYTES (declared or actually sent)."""
+        limit = self._settings.max_body_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            if declared.isdigit() and int(declared) > limit:
+                raise RequestTooLargeError
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise RequestTooLargeError
+            return message
+
+        return limited_receive
+
+    async def _rate_limited(self, request: Request, actor: Actor) -> Response | None:
+        """A 429 once the caller (user, or address when anonymous) is over its minute budget."""
+        key = f"user:{actor.user_id}" if actor.user_id else f"ip:{_client_address(request)}"
+        retry_after = await self._runtime.get().rate_limiter.hit(key)
+        if retry_after is None:
+            return None
+        seconds = max(1, math.ceil(retry_after))
+        return error_response(
+            f"rate limit exceeded: at most {self._settings.rate_limit_per_minute} requests a "
+            f"minute; retry in {seconds} s",
+            "RATE_LIMITED",
+            429,
+            {"Retry-After": str(seconds)},
+            retryAfter=seconds,
+        )
 
     async def _websocket(self, websocket: WebSocket) -> None:
         """One connection: its context lives as long as the socket; nothing outlives it."""
@@ -156,6 +221,11 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             context.actor = await self.authenticate(context, authorization)
         except AuthenticationError as exc:
             raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from None
+        key = f"user:{context.actor.user_id}" if context.actor.user_id else "ws-anonymous"
+        if await self._runtime.get().rate_limiter.hit(key) is not None:
+            raise ConnectionRejectionError(
+                {"message": "rate limit exceeded", "code": "RATE_LIMITED"}
+            )
         if context.token_expires_at is not None:
             context._expiry_watchdog = asyncio.create_task(  # type: ignore[attr-defined]
                 _close_at_expiry(context), name="helpdesk-token-expiry"
@@ -164,14 +234,19 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
+        rid = request_id.get()
         for error in result.errors or ():
-            ensure_error_code(error)
+            finish_error(error, request_id=rid, suggestions=self._settings.field_suggestions)
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: the WebSocket adapter sends bytes as binary frames, which
         # graphql-ws clients refuse.
         return orjson.dumps(data).decode()
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 async def _close_at_expiry(context: Context) -> None:

@@ -65,6 +65,11 @@ def make_settings(database_url: str, broadcast_url: str, tmp: Path, **overrides:
         "broadcast_url": broadcast_url,
         "data_dir": tmp,
         "jwt_secret": TEST_SECRET,
+        # Large enough that field limits (not the body limit) answer huge inputs; the body
+        # limit has tests of its own.
+        "max_body_bytes": 4 * 1024 * 1024,
+        # The rate limiter has tests of its own; the suite sends bursts from few identities.
+        "rate_limit_per_minute": 0,
     }
     values.update(overrides)
     return Settings(**values)

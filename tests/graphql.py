@@ -19,6 +19,11 @@ async def execute(
     response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    # Every executed operation reports its cost; tests that care read it from `with_cost`.
+    extensions = body.pop("extensions", None)
+    if "data" in body and body.get("data") is not None:
+        assert extensions is not None, body
+        assert "cost" in extensions, body
     return body
 
 

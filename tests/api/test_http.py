@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from tests.conftest import Stack
@@ -97,7 +99,7 @@ async def test_graphiql_and_introspection_can_be_switched_off(db: Stack) -> None
     assert introspection.json()["data"] is None
     assert set(error_codes(introspection.json())) == {"GRAPHQL_VALIDATION_FAILED"}
     assert "__schema" in introspection.json()["errors"][0]["message"]
-    assert typename.json() == {"data": {"__typename": "Query"}}
+    assert typename.json()["data"] == {"__typename": "Query"}
 
 
 async def test_cors_preflight_allows_configured_origin_only(db: Stack) -> None:
@@ -121,3 +123,79 @@ async def test_cors_preflight_allows_configured_origin_only(db: Stack) -> None:
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://portal.example.com"
     assert refused.status_code == 400
+
+
+async def chunks() -> AsyncIterator[bytes]:
+    """A body sent without Content-Length."""
+    for chunk in (b'{"query": "{ __typename }", "pad": "', b"x" * 300_000, b'"}'):
+        yield chunk
+
+
+async def test_body_over_the_limit_is_refused(db: Stack) -> None:
+    huge = {"query": "{ __typename }", "variables": {"pad": "x" * 300_000}}
+    async with db.variant(max_body_bytes=262_144) as app, db.client(app=app) as client:
+        declared = await client.post("/graphql", json=huge)
+        chunked = await client.post(
+            "/graphql", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        small = await client.post("/graphql", json={"query": "{ __typename }"})
+
+    for response in (declared, chunked):
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert small.json()["data"] == {"__typename": "Query"}
+
+
+async def test_every_error_carries_the_request_id(db: Stack) -> None:
+    async with db.client() as client:
+        given = await client.post(
+            "/graphql", json={"query": "{ nope }"}, headers={"X-Request-ID": "abc-123"}
+        )
+        generated = await client.post(
+            "/graphql", content=b"{", headers={"Content-Type": "application/json"}
+        )
+
+    assert given.headers["x-request-id"] == "abc-123"
+    assert given.json()["errors"][0]["extensions"]["requestId"] == "abc-123"
+    rid = generated.headers["x-request-id"]
+    assert len(rid) == 32
+    assert generated.json()["errors"][0]["extensions"]["requestId"] == rid
+
+
+async def test_request_ids_appear_in_log_lines(db: Stack, caplog) -> None:
+    caplog.set_level("INFO", logger="helpdesk.access")
+    async with db.client() as client:
+        await client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"X-Request-ID": "log-me-1"}
+        )
+
+    lines = [r for r in caplog.records if r.name == "helpdesk.access"]
+    assert lines
+    assert lines[-1].request_id == "log-me-1"
+    assert "POST /graphql 200" in lines[-1].getMessage()
+
+
+async def test_field_suggestions_can_be_switched_off(db: Stack) -> None:
+    query = {"query": "{ tickts { totalCount } }"}
+    async with db.client() as client:
+        with_hints = await client.post("/graphql", json=query)
+    async with db.variant(field_suggestions=False) as app, db.client(app=app) as client:
+        without = await client.post("/graphql", json=query)
+
+    assert "Did you mean" in with_hints.json()["errors"][0]["message"]
+    assert "Did you mean" not in without.json()["errors"][0]["message"]
+    assert "tickets" not in without.json()["errors"][0]["message"]
+
+
+async def test_rate_limit_answers_429_with_a_retry_hint(db: Stack) -> None:
+    async with db.variant(rate_limit_per_minute=3) as app, db.client(app=app) as client:
+        answers = [
+            await client.post("/graphql", json={"query": "{ __typename }"}) for _ in range(5)
+        ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    refused = answers[-1]
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert 1 <= error["extensions"]["retryAfter"] <= 60
+    assert refused.headers["retry-after"] == str(error["extensions"]["retryAfter"])

@@ -39,6 +39,8 @@ async def statements_to_deliver(
 ) -> int:
     token = db.token(world.agent.user_id)
     hub = db.app.state.runtime.get().hub
+    # The previous round's subscriptions end asynchronously after their sockets close.
+    await wait_until(lambda: hub.subscriber_count == 0)
     async with AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(GraphQLWebSocket.connect(url, token))

@@ -1,0 +1,188 @@
+"""Query limits: depth, aliases, tokens and cost.
+
+The depth and alias rules are built once, so the (cached) validation sees the same rule
+classes on every request and the validation cache keeps working (shared TRAPS). Cost needs
+the variables, so it is computed per request, after validation, from the parsed document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+from graphql.type.definition import GraphQLType, get_named_type
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+
+from resolvers.pagination import DEFAULT_PAGE_SIZE
+
+# Plain lists (organizations, teams, changes) have no page size; count them as this many.
+LIST_ESTIMATE = 10
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4_000
+    max_cost: int = 10_000
+
+
+def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
+    rules: list[type[ASTValidationRule]] = [
+        depth_validator(limits.max_depth, None, None),
+        alias_validator(limits.max_aliases),
+    ]
+    return [
+        lambda: MaxTokensLimiter(limits.max_tokens),
+        lambda: AddValidationRules(rules),
+    ]
+
+
+def cost_extension(limits: QueryLimits) -> Callable[[], SchemaExtension]:
+    return lambda: CostLimit(limits.max_cost)
+
+
+class CostLimit(SchemaExtension):
+    """Refuses operations whose estimated cost is above the limit, and reports the cost.
+
+    Each field costs 1; a connection multiplies what is under it by its page size (`first` or
+    `last`, 20 by default), a plain list by 10, `nodes(ids)` by the number of ids.
+    """
+
+    def __init__(self, max_cost: int) -> None:
+        self.max_cost = max_cost
+        self.cost: int | None = None
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        # After ValidationCache has validated (it runs before this extension): only a valid
+        # document is costed.
+        if not context.pre_execution_errors and context.graphql_document is not None:
+            try:
+                operation = _operation(context.graphql_document, context.operation_name)
+            except ValueError:
+                operation = None
+            if operation is not None:
+                estimator = _CostEstimator(
+                    context.schema._schema, context.graphql_document, context.variables or {}
+                )
+                root = _root_type(context.schema._schema, operation)
+                self.cost = estimator.selection(root, operation.selection_set)
+                if self.cost > self.max_cost:
+                    context.pre_execution_errors = [
+                        GraphQLError(
+                            f"query cost {self.cost} is above the limit of {self.max_cost}; "
+                            "ask for smaller pages or fewer nested lists",
+                            extensions={"code": "QUERY_TOO_COMPLEX", "cost": self.cost},
+                        )
+                    ]
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        if self.cost is None:
+            return {}
+        return {"cost": {"requested": self.cost, "limit": self.max_cost}}
+
+
+def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == name]
+    if len(operations) != 1:
+        raise ValueError("ambiguous operation")
+    return operations[0]
+
+
+def _root_type(schema: GraphQLSchema, operation: OperationDefinitionNode) -> GraphQLObjectType:
+    root = schema.get_root_type(operation.operation)
+    assert root is not None
+    return root
+
+
+class _CostEstimator:
+    def __init__(self, schema: GraphQLSchema, document: Any, variables: Mapping[str, Any]) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self._visiting: set[str] = set()
+
+    def selection(self, parent: Any, selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                total += self.field(parent, node)
+            elif isinstance(node, InlineFragmentNode):
+                condition = node.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selection(target or parent, node.selection_set)
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in self._visiting:
+                    continue
+                self._visiting.add(name)
+                target = self.schema.get_type(fragment.type_condition.name.value) or parent
+                total += self.selection(target, fragment.selection_set)
+                self._visiting.discard(name)
+        return total
+
+    def field(self, parent: Any, node: FieldNode) -> int:
+        name = node.name.value
+        fields = getattr(parent, "fields", None)
+        definition = fields.get(name) if fields and not name.startswith("__") else None
+        if definition is None:
+            return 1
+        child_type: GraphQLType = definition.type
+        # A connection's page size already counts its items: its edges/nodes lists do not.
+        in_connection = getattr(parent, "name", "").endswith("Connection")
+        multiplier = 1 if in_connection else self.multiplier(node, child_type)
+        return 1 + multiplier * self.selection(
+            get_named_type(child_type), node.selection_set
+        )
+
+    def multiplier(self, node: FieldNode, field_type: GraphQLType) -> int:
+        arguments = {a.name.value: a.value for a in node.arguments or ()}
+        if node.name.value == "nodes" and "ids" in arguments:
+            ids = self._value(arguments["ids"])
+            return max(1, len(ids)) if isinstance(ids, list) else LIST_ESTIMATE
+        if get_named_type(field_type).name.endswith("Connection"):
+            for key in ("first", "last"):
+                if key in arguments:
+                    size = self._value(arguments[key])
+                    return size if isinstance(size, int) and size > 0 else 1
+            return DEFAULT_PAGE_SIZE
+        inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+        return LIST_ESTIMATE if isinstance(inner, GraphQLList) else 1
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, VariableNode):
+            return self.variables.get(value.name.value)
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, ListValueNode):
+            return list(value.values)
+        return None

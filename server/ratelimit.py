@@ -1,0 +1,93 @@
+"""Per-actor rate limits: shared through Redis when it is configured, in-process otherwise."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+from urllib.parse import urlparse
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("helpdesk.ratelimit")
+
+WINDOW_SECONDS = 60
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str) -> float | None:
+        """Count one request for `key`; the seconds to wait when over the limit, else None."""
+
+    async def close(self) -> None: ...
+
+
+class Unlimited:
+    async def hit(self, key: str) -> float | None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryRateLimiter:
+    """Fixed one-minute windows, counted in this process."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._window = 0
+        self._counts: dict[str, int] = {}
+
+    async def hit(self, key: str) -> float | None:
+        now = time.time()
+        window = int(now // WINDOW_SECONDS)
+        if window != self._window:
+            # A new minute: forget the last one (keeps memory bounded by active callers).
+            self._window, self._counts = window, {}
+        count = self._counts.get(key, 0) + 1
+        self._counts[key] = count
+        if count > self.per_minute:
+            return (window + 1) * WINDOW_SECONDS - now
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisRateLimiter:
+    """Fixed one-minute windows counted in Redis, so every instance shares one budget.
+
+    If Redis cannot be reached the request is allowed (and logged): an outage of the limiter
+    must not take the API down with it.
+    """
+
+    def __init__(self, url: str, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+    async def hit(self, key: str) -> float | None:
+        now = time.time()
+        window = int(now // WINDOW_SECONDS)
+        name = f"helpdesk:ratelimit:{window}:{key}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, WINDOW_SECONDS * 2)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError):
+            logger.warning("rate limiter unavailable; allowing the request", exc_info=True)
+            return None
+        if int(count) > self.per_minute:
+            return (window + 1) * WINDOW_SECONDS - now
+        return None
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_rate_limiter(broadcast_url: str, per_minute: int) -> RateLimiter:
+    if per_minute <= 0:
+        return Unlimited()
+    if urlparse(broadcast_url).scheme in ("redis", "rediss"):
+        return RedisRateLimiter(broadcast_url, per_minute)
+    return MemoryRateLimiter(per_minute)
