@@ -71,6 +71,14 @@ def _envelope(rows: Sequence[TicketHistory], customer_id: int) -> TicketEventEnv
     )
 
 
+class ChangeList(list[TicketChange]):
+    """Changes in cursor order; `more` says whether further changes exist after the last."""
+
+    def __init__(self, changes: Sequence[TicketChange] = (), *, more: bool = False) -> None:
+        super().__init__(changes)
+        self.more = more
+
+
 async def latest_cursor(session: AsyncSession) -> int:
     """The newest history id: every change up to it has committed (writers are serialized)."""
     return int(await session.scalar(select(func.max(TicketHistory.id))) or 0)
@@ -84,7 +92,7 @@ async def load_changes(
     customer_id: int | None = None,
     ticket_id: int | None = None,
     limit: int = REPLAY_BATCH,
-) -> list[TicketChange]:
+) -> ChangeList:
     """Changes with history ids above `after`, oldest first, at most about `limit` rows.
 
     Scope them to an organization (staff), a customer's tickets, and/or one ticket. The caller
@@ -113,10 +121,9 @@ async def load_changes(
     if truncated and len(groups) > 1:
         groups.pop()
     if not groups:
-        return []
-    return await _hydrate(
-        session, [_envelope(g, customers_of[g[0].ticket_id]) for g in groups], groups
-    )
+        return ChangeList()
+    envelopes = [_envelope(g, customers_of[g[0].ticket_id]) for g in groups]
+    return ChangeList(await _hydrate(session, envelopes, groups), more=truncated)
 
 
 async def _hydrate(

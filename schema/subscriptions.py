@@ -206,8 +206,6 @@ class Subscription:
                         customer_id=customer_id,
                         ticket_id=only_ticket,
                     )
-                if not batch:
-                    break
                 for change in batch:
                     last = change.cursor
                     view = _event_for(ctx, change) if matches(change) else None
@@ -215,6 +213,7 @@ class Subscription:
                         with ctx.event_scope(view[1]):
                             yield view[0]
                         await view[1].close()
+                replaying = batch.more
             # Live: anything the queue holds at or below `last` was replayed already.
             while True:
                 try:

@@ -159,11 +159,11 @@ class EventHub:
                 return
             while True:
                 changes = await self._load_after(self._last)
-                if not changes:
-                    return
                 for change in changes:
                     self._last = change.cursor
                     self._route(change)
+                if not getattr(changes, "more", False):
+                    return
 
     def _route(self, change: Any) -> None:
         envelope: TicketEventEnvelope = change.envelope
