@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 
 def normalize_database_url(url: str) -> URL:
@@ -55,6 +56,50 @@ def create_engine(
     return engine
 
 
+ROW_SECURITY = "helpdesk_row_security"
+SYSTEM = ("system", "", "")
+
+
+class RowSecuritySession(Session):
+    """A session that tells PostgreSQL, at the start of every transaction, who is acting.
+
+    The row-level security policies (migration 0003) read these settings; a session that was
+    never told (see `set_row_security`) sees no tickets, responses or history at all.
+    """
+
+
+@event.listens_for(RowSecuritySession, "after_begin")
+def _tell_postgres_who_acts(session: Session, transaction: Any, connection: Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    kind, actor_id, organization_id = session.info.get(ROW_SECURITY, ("", "", ""))
+    connection.execute(
+        text(
+            "SELECT set_config('helpdesk.actor_kind', :kind, true),"
+            " set_config('helpdesk.actor_id', :actor, true),"
+            " set_config('helpdesk.organization_id', :org, true)"
+        ),
+        {"kind": kind, "actor": actor_id, "org": organization_id},
+    )
+
+
+def set_row_security(
+    session: AsyncSession,
+    kind: str,
+    actor_id: int | None = None,
+    organization_id: int | None = None,
+) -> None:
+    """Declare who acts in this session (before its first statement): 'system' (everything),
+    'customer', 'agent' or 'admin' (what the policies allow them)."""
+    session.info[ROW_SECURITY] = (
+        kind,
+        "" if actor_id is None else str(actor_id),
+        "" if organization_id is None else str(organization_id),
+    )
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit (resolvers return them)."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, sync_session_class=RowSecuritySession
+    )

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -77,4 +78,30 @@ async def revision(engine: AsyncEngine, message: str, *, autogenerate: bool = Tr
             lambda sync: command.revision(
                 alembic_config(sync), message=message, autogenerate=autogenerate
             )
+        )
+
+
+async def grant_app_role(engine: AsyncEngine, role: str) -> None:
+    """Let `role` (the application's login role, without BYPASSRLS) use the tables.
+
+    Run as the owner after migrating. Row-level security then applies to the application even
+    though the owner created the tables.
+    """
+    if engine.dialect.name != "postgresql":
+        raise ValueError("roles and row-level security are PostgreSQL features")
+    if not role.replace("_", "").isalnum():
+        raise ValueError(f"not a plain role name: {role!r}")
+    async with engine.begin() as conn:
+        await conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+        await conn.execute(
+            text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        )
+        await conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+        bypass = await conn.scalar(
+            text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = :role"),
+            {"role": role},
+        )
+    if bypass:
+        raise ValueError(
+            f"role {role} is a superuser or has BYPASSRLS: row security would not apply"
         )

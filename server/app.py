@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from models.engine import create_engine, create_sessionmaker
+from models.engine import create_engine, create_sessionmaker, set_row_security
 from resolvers.events import TicketChange, latest_cursor, load_changes
 from schema import create_schema
 from schema.limits import QueryLimits
@@ -35,12 +35,16 @@ logger = logging.getLogger("helpdesk.app")
 def create_hub(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> EventHub:
     """The event hub, reading changes back from the history table."""
 
+    # The hub loads each change once for all subscribers (as the system) and every
+    # subscriber's stream then applies that subscriber's policies.
     async def load_after(cursor: int) -> list[TicketChange]:
         async with sessionmaker() as session:
+            set_row_security(session, "system")
             return await load_changes(session, after=cursor)
 
     async def latest() -> int:
         async with sessionmaker() as session:
+            set_row_security(session, "system")
             return await latest_cursor(session)
 
     return EventHub(

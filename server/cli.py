@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import Customer, TeamMember, migrate
-from models.engine import create_engine, create_sessionmaker
+from models.engine import create_engine, create_sessionmaker, set_row_security
 from server.observability import configure_logging
 from server.seed import DemoUser, demo_users, seed_demo
 from server.settings import Settings, SettingsError
@@ -45,6 +45,7 @@ def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def run(engine: AsyncEngine) -> T:
         async with create_sessionmaker(engine)() as session:
+            set_row_security(session, "system")
             result = await work(session)
             await session.commit()
             return result
@@ -86,6 +87,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(_with_engine(migrate.current_revision) or "(not migrated)")
     elif args.db_command == "revision":
         _with_engine(lambda engine: migrate.revision(engine, args.message))
+    elif args.db_command == "grant":
+        _with_engine(lambda engine: migrate.grant_app_role(engine, args.role))
+        print(f"granted table access to {args.role}; row-level security applies to it")
     elif args.db_command == "check":
         changes = _with_engine(migrate.pending_model_changes)
         if changes:
@@ -200,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revision.add_argument("-m", "--message", required=True)
     db_commands.add_parser("check", help="fail when the models differ from the migrations")
+    grant = db_commands.add_parser(
+        "grant", help="PostgreSQL: let the app's login role (no BYPASSRLS) use the tables"
+    )
+    grant.add_argument("role")
     db.set_defaults(handler=cmd_db)
 
     seed = commands.add_parser("seed", help="insert demo data (development only)")

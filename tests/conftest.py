@@ -90,6 +90,22 @@ async def _maintenance(maintenance_url: str, statement: str) -> None:
         await conn.close()
 
 
+APP_ROLE = "helpdesk_app_test"
+
+
+async def create_app_role(maintenance_url: str) -> None:
+    """A plain login role for the app under test, so PostgreSQL row security applies to it
+    (superusers, like the maintenance user, bypass it)."""
+    await _maintenance(
+        maintenance_url,
+        f"""DO $$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+            CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+          END IF;
+        END $$""",
+    )
+
+
 async def create_postgres_database(maintenance_url: str) -> tuple[str, str]:
     """A new, empty database; returns (its URL, its name)."""
     name = f"helpdesk_test_{uuid.uuid4().hex[:10]}"
@@ -127,8 +143,15 @@ async def stack(
     database_url = await fresh_database(backend)
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
+    app_database_url = database_url
+    if backend.is_postgres:
+        await create_app_role(backend.database)
+        await migrate.grant_app_role(engine, APP_ROLE)
+        app_database_url = (
+            make_url(database_url).set(username=APP_ROLE).render_as_string(hide_password=False)
+        )
     broadcast_url = backend.broadcast or "memory://"
-    settings = make_settings(database_url, broadcast_url, tmp_path_factory.mktemp("data"))
+    settings = make_settings(app_database_url, broadcast_url, tmp_path_factory.mktemp("data"))
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield Stack(
