@@ -24,6 +24,7 @@ from models import (
     TicketHistory,
     TicketResponse,
 )
+from models.engine import set_row_security
 from permissions import Actor
 from permissions.ticket import response_visibility
 from resolvers import loaders as batch
@@ -86,6 +87,7 @@ class Scope:
         async with self._lock:
             if self._session is None:
                 self._session = self.sessionmaker()
+                act_as(self._session, self.actor)
             yield self._session
 
     async def run(self, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -177,6 +179,11 @@ class Scope:
             return [counts[ticket_id] for ticket_id in ticket_ids]
 
         return DataLoader(load)
+
+
+def act_as(session: AsyncSession, actor: Actor) -> None:
+    """Row-level security (PostgreSQL) applies the actor's policies to this session too."""
+    set_row_security(session, actor.kind.value, actor.id, actor.organization_id)
 
 
 # The scope of the subscription event being resolved, if any (see Context.event_scope).

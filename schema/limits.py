@@ -160,9 +160,7 @@ class _CostEstimator:
         # A connection's page size already counts its items: its edges/nodes lists do not.
         in_connection = getattr(parent, "name", "").endswith("Connection")
         multiplier = 1 if in_connection else self.multiplier(node, child_type)
-        return 1 + multiplier * self.selection(
-            get_named_type(child_type), node.selection_set
-        )
+        return 1 + multiplier * self.selection(get_named_type(child_type), node.selection_set)
 
     def multiplier(self, node: FieldNode, field_type: GraphQLType) -> int:
         arguments = {a.name.value: a.value for a in node.arguments or ()}

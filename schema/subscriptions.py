@@ -20,7 +20,7 @@ from resolvers import stats
 from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError, UnauthenticatedError
 from resolvers.events import TicketChange, load_changes
-from schema.context import Context, Info, Scope
+from schema.context import Context, Info, Scope, act_as
 from schema.enums import TicketPriority, TicketStatus
 from schema.ids import decode_id, decode_ids
 from schema.stats import TicketStats
@@ -199,6 +199,7 @@ class Subscription:
             # Replay from the log up to now; live changes meanwhile wait in the queue.
             while replaying:
                 async with ctx.sessionmaker() as session:
+                    act_as(session, actor)
                     batch = await load_changes(
                         session,
                         after=last,

@@ -51,7 +51,7 @@ async def test_valid_token_resolves_the_customer(db: Stack, customer) -> None:
     response = await post_me(db, f"Bearer {db.token(customer.user_id)}")
 
     assert response.status_code == 200
-    assert response.json() == {"data": {"me": {"__typename": "Customer", "name": "Erin"}}}
+    assert response.json()["data"] == {"me": {"__typename": "Customer", "name": "Erin"}}
 
 
 async def test_team_member_subject_resolves_to_staff(db: Stack, session) -> None:
