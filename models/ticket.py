@@ -71,10 +71,6 @@ class Ticket(Base):
     closed_at: Mapped[dt.datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
 
-    # Every UPDATE checks and bumps `version`, so a concurrent writer fails instead of
-    # overwriting (StaleDataError), whether or not the client sent expectedVersion.
-    __mapper_args__ = {"version_id_col": version}
-
     organization: Mapped[Organization] = relationship(lazy="raise")
     customer: Mapped[Customer] = relationship(lazy="raise")
     assignee: Mapped[TeamMember | None] = relationship(

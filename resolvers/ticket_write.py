@@ -269,6 +269,7 @@ async def update_ticket(session: AsyncSession, actor: Actor, data: UpdateTicketI
         raise _conflict(ticket)
     entries = await _apply_changes(session, actor, ticket, data.changes)
     if entries:
+        touch(ticket, entries)
         await record_change(session, actor, ticket, entries)
     return ticket
 
@@ -333,9 +334,19 @@ async def _apply_changes(
             apply_status(ticket, changes.status, now)
     if problems.errors:
         raise UserInputError(problems.errors)
-    if any(not entry.internal for entry in entries):
-        ticket.updated_at = now
     return entries
+
+
+def touch(ticket: Ticket, entries: list[Entry]) -> None:
+    """After a change: a new version and updated_at, if customers can see the change.
+
+    Staff-only changes (metadata, internal notes) leave both alone, so a customer cannot tell
+    they happened. Writers hold the ticket's row lock (get_ticket_for_update), so versions
+    never collide; staff-only edits are last-write-wins under that lock.
+    """
+    if any(not entry.internal for entry in entries):
+        ticket.version += 1
+        ticket.updated_at = utcnow()
 
 
 # --- responses ---------------------------------------------------------------------------
@@ -381,8 +392,8 @@ async def add_response(
     await session.flush()
     action = HistoryAction.NOTE_ADDED if data.internal else HistoryAction.RESPONSE_ADDED
     entries = [Entry(action, "response", None, response.id, internal=data.internal)]
+    touch(ticket, entries)
     if not data.internal:
-        ticket.updated_at = now
         if actor.is_staff and ticket.first_responded_at is None:
             ticket.first_responded_at = now
         if actor.is_customer and ticket.status in REOPENED_BY_CUSTOMER_REPLY:
@@ -407,6 +418,7 @@ async def assign_ticket(session: AsyncSession, actor: Actor, data: AssignTicketI
     ticket = await get_ticket_for_update(session, actor, data.ticket_id)
     entry = await _assign(session, actor, ticket, data.assignee_id)
     if entry is not None:
+        touch(ticket, [entry])
         await record_change(session, actor, ticket, [entry])
     return ticket
 
@@ -434,7 +446,6 @@ async def _assign(
             )
     entry = Entry(HistoryAction.ASSIGNED, "assignee", ticket.assignee_id, assignee_id)
     ticket.assignee_id = assignee_id
-    ticket.updated_at = utcnow()
     return entry
 
 
@@ -506,6 +517,7 @@ async def bulk_update_tickets(
             results.append(BulkResult(ticket_id, ticket, exc.errors))
             continue
         if entries:
+            touch(ticket, entries)
             await record_change(session, actor, ticket, entries)
         results.append(BulkResult(ticket_id, ticket, []))
     if any(result.errors for result in results):

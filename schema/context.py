@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -33,6 +35,7 @@ from resolvers.ticket import ChildPage, count_children, history_for_tickets, res
 from subscriptions.events import TicketEventEnvelope
 
 T = TypeVar("T")
+logger = logging.getLogger("helpdesk.context")
 Publisher = Callable[[Sequence[TicketEventEnvelope]], Awaitable[None]]
 
 
@@ -74,12 +77,32 @@ class Scope:
     # SQLite allows one writer at a time and fails a transaction whose snapshot went stale, so
     # on SQLite the app serializes its write transactions in-process (None on PostgreSQL).
     write_gate: asyncio.Lock | None = None
+    # Rows already loaded (a subscription event's people), handed to the loaders when the
+    # resolution first needs them.
+    primed: Any = None
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = None
 
-    def __post_init__(self) -> None:
-        self.loaders = self._new_loaders()
+    @property
+    def loaders(self) -> Loaders:
+        """Made on first use: many scopes (subscription events) never need a DataLoader."""
+        if self._loaders is None:
+            self._loaders = self._new_loaders()
+            if self.primed is not None:
+                self._prime(self._loaders, self.primed)
+        return self._loaders
+
+    @staticmethod
+    def _prime(loaders: Loaders, change: Any) -> None:
+        for key, customer in change.customers.items():
+            loaders.customer.prime(key, customer)
+        for key, member in change.members.items():
+            loaders.team_member.prime(key, member)
+        for key, team in change.teams.items():
+            loaders.team.prime(key, team)
+        for key, organization in change.organizations.items():
+            loaders.organization.prime(key, organization)
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
@@ -111,7 +134,7 @@ class Scope:
                 raise
             finally:
                 # What loaders cached before the write may be stale now.
-                self.loaders = self._new_loaders()
+                self._loaders = None
         await self.publish(events)
         return result
 
@@ -124,10 +147,17 @@ class Scope:
                 yield
 
     async def close(self) -> None:
-        """Return the connection to the pool."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Return the connection to the pool. Never raises: a connection left broken (a query
+        cancelled mid-flight when a sibling field failed) is invalidated instead."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await session.close()
+        except Exception:
+            logger.warning("discarding a broken database connection", exc_info=True)
+            with contextlib.suppress(Exception):
+                await session.invalidate()
 
     def _new_loaders(self) -> Loaders:
         return Loaders(
@@ -221,8 +251,8 @@ class Context:
             self._scope = self.new_scope()
         return self._scope
 
-    def new_scope(self) -> Scope:
-        return Scope(self.sessionmaker, self.actor, self.publish, self.write_gate)
+    def new_scope(self, primed: Any = None) -> Scope:
+        return Scope(self.sessionmaker, self.actor, self.publish, self.write_gate, primed)
 
     @property
     def loaders(self) -> Loaders:

@@ -54,6 +54,13 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message=INTERNAL_MESSAGE)
 
+    def _process_result(self, result: object) -> None:
+        # The base class checks a runtime Protocol with isinstance, which is slow enough to
+        # show in subscription fan-out profiles; a plain attribute read does the same job.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
         if error.original_error is not None and is_database_unavailable(error.original_error):

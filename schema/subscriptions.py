@@ -113,16 +113,7 @@ def _event_for(ctx: Context, change: TicketChange) -> tuple[TicketEvent, Scope] 
     rows = visible_history(actor, change.history)
     if not rows:
         return None
-    scope = ctx.new_scope()
-    loaders = scope.loaders
-    for key, customer in change.customers.items():
-        loaders.customer.prime(key, customer)
-    for key, member in change.members.items():
-        loaders.team_member.prime(key, member)
-    for key, team in change.teams.items():
-        loaders.team.prime(key, team)
-    for key, organization in change.organizations.items():
-        loaders.organization.prime(key, organization)
+    scope = ctx.new_scope(primed=change)
     event = TicketEvent(
         cursor=str(change.cursor),
         kind=change.envelope.kind,

@@ -7,7 +7,6 @@ from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 from strawberry import relay
 from strawberry.scalars import JSON
 
@@ -47,20 +46,12 @@ def _errors(exc: UserInputError) -> list[UserError]:
 async def _write(
     info: Info, use_case: Callable[[AsyncSession], Awaitable[T]]
 ) -> tuple[T | None, list[UserError]]:
-    """Run a write; user errors (and lost races on `version`) come back as userErrors."""
+    """Run a write; expected failures come back as userErrors."""
     ctx = info.context
     try:
         return await ctx.write(use_case), []
     except UserInputError as exc:
         return None, _errors(exc)
-    except StaleDataError:
-        return None, [
-            UserError(
-                field="expectedVersion",
-                message="the ticket was changed by someone else at the same time; reload it",
-                code=DomainUserErrorCode.CONFLICT,
-            )
-        ]
 
 
 def _json(value: Any) -> Any:

@@ -72,6 +72,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         ws_max_size=settings.ws_max_message_bytes,
+        # Events are small; compressing each one for each subscriber costs more CPU than the
+        # bytes are worth when one change fans out to thousands of sockets.
+        ws_per_message_deflate=False,
     )
     return 0
 

@@ -78,6 +78,7 @@ class Settings:
     max_body_bytes: int = 262_144
     field_suggestions: bool = True
     rate_limit_per_minute: int = 600
+    actor_cache_seconds: int = 10
     ws_max_subscriptions: int = 20
     ws_max_message_bytes: int = 65_536
     subscriber_queue_size: int = 256
@@ -159,6 +160,7 @@ class Settings:
             rate_limit_per_minute=_int(
                 env.get("RATE_LIMIT_PER_MINUTE", "600"), "RATE_LIMIT_PER_MINUTE"
             ),
+            actor_cache_seconds=_int(env.get("ACTOR_CACHE_SECONDS", "10"), "ACTOR_CACHE_SECONDS"),
             ws_max_subscriptions=_int(
                 env.get("WS_MAX_SUBSCRIPTIONS", "20"), "WS_MAX_SUBSCRIPTIONS", minimum=1
             ),

@@ -140,6 +140,8 @@ class ResilientRedisBackend(BroadcastBackend):
                 # Quiet channel: prove the connection is alive (raises when it is not).
                 await pubsub.ping()
                 continue
+            if message.get("type") not in ("message", "pmessage"):
+                continue  # the answer to our ping, and other control replies
             try:
                 event = Event(channel=message["channel"].decode(), message=message["data"].decode())
             except (UnicodeDecodeError, AttributeError, KeyError, TypeError):

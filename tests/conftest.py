@@ -70,6 +70,8 @@ def make_settings(database_url: str, broadcast_url: str, tmp: Path, **overrides:
         "max_body_bytes": 4 * 1024 * 1024,
         # The rate limiter has tests of its own; the suite sends bursts from few identities.
         "rate_limit_per_minute": 0,
+        # Tests change who people are (deactivate, delete) between requests.
+        "actor_cache_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)

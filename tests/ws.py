@@ -28,7 +28,13 @@ async def serving(app: Starlette) -> AsyncIterator[str]:
     """Serve an app whose lifespan is already running on a real port in this event loop."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws_max_size=65536
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        ws_max_size=65536,
+        ws_per_message_deflate=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

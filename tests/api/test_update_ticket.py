@@ -334,6 +334,7 @@ async def test_a_stale_expected_version_is_a_conflict(
 ) -> None:
     loaded_version = world.ticket.version
     world.ticket.priority = Priority.HIGH  # someone else changed it since
+    world.ticket.version += 1
     await session.commit()
     before = await database_state(db)
 

@@ -1,0 +1,539 @@
+"""`make bench`: seed PostgreSQL, start the API and the floor pinned to one core, drive load
+from this process pinned to the other, and print the table.
+
+    python -m bench.run [--tickets 20000] [--duration 8] [--connections 32] [--scale]
+
+--scale also builds a 1M-ticket database and compares W2/W3 latency at 20k and 1M (W7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import jwt
+import orjson
+import websockets
+
+from bench import dataset
+from bench.load import Request, Stats, run_http, summary
+from models import migrate
+from models.engine import create_engine
+
+MAINTENANCE_URL = os.environ.get(
+    "HELPDESK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("HELPDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
+APP_ROLE = "helpdesk_bench_app"
+SERVER_CPU, LOAD_CPU = 0, 1
+APP_PORT, FLOOR_PORT = 8111, 8112
+
+W1 = """query W1($id: ID!) { ticket(id: $id) {
+  id number title status priority createdAt
+  customer { id name } assignee { id name }
+  responses(first: 100) { nodes { id body isInternal createdAt
+    author { __typename ... on Customer { id name } ... on TeamMember { id name } } } }
+} }"""
+W2 = """query W2($after: String) { tickets(first: 50, after: $after) {
+  nodes { id number title status priority updatedAt customer { id name } assignee { id name }
+          responses(last: 3) { nodes { id body createdAt } } }
+  pageInfo { endCursor hasNextPage }
+} }"""
+W3 = """query W3 { tickets(first: 20) { nodes { id number title status updatedAt } } }"""
+W4 = """mutation W4($id: ID!, $status: TicketStatus!) {
+  updateTicket(input: {id: $id, status: $status}) { ticket { id status version } userErrors { code } }
+}"""
+W5 = """mutation W5($id: ID!, $body: String!) {
+  addResponse(input: {ticketId: $id, body: $body}) { response { id createdAt } userErrors { code } }
+}"""
+W6 = "subscription { ticketEvents { cursor occurredAt } }"
+
+WORKING = ["open", "in_progress", "waiting_on_customer"]
+
+
+def gid(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def database_url(name: str, user: str = "postgres") -> str:
+    base = MAINTENANCE_URL.rsplit("/", 1)[0]
+    scheme, rest = base.split("://", 1)
+    host = rest.split("@", 1)[-1]
+    return f"{scheme}://{user}@{host}/{name}"
+
+
+async def prepare(name: str, tickets: int) -> None:
+    """The database at the newest migration, the app role, and the dataset (kept between
+    runs when it already has the right size)."""
+    admin = await asyncpg.connect(MAINTENANCE_URL)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(
+            f"""DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}')
+            THEN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$"""
+        )
+    finally:
+        await admin.close()
+    engine = create_engine(database_url(name))
+    try:
+        await migrate.upgrade(engine)
+        await migrate.grant_app_role(engine, APP_ROLE)
+    finally:
+        await engine.dispose()
+    conn = await asyncpg.connect(database_url(name))
+    try:
+        if await dataset.ticket_count(conn) != tickets:
+            started = time.perf_counter()
+            print(f"seeding {name}: {tickets:,} tickets ...", flush=True)
+            await dataset.build(conn, tickets)
+            print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Fixtures:
+    """Ids and tokens that make every request different."""
+
+    secret: str
+    tickets: list[tuple[int, int]]  # (ticket id, organization id)
+    working: dict[int, list[int]]  # organization -> tickets in a working status
+    open_tickets: dict[int, list[int]]  # organization -> tickets whose status is OPEN
+    agents: dict[int, list[tuple[int, str]]]  # organization -> (member id, user id)
+    customers: list[tuple[int, str]]
+    pages: dict[int, list[tuple[dt.datetime, int] | None]]  # organization -> page cursors
+
+    def token(self, subject: str) -> str:
+        now = int(time.time())
+        return jwt.encode({"sub": subject, "iat": now, "exp": now + 3600}, self.secret, "HS256")
+
+
+async def load_fixtures(name: str, secret: str) -> Fixtures:
+    conn = await asyncpg.connect(database_url(name))
+    try:
+        tickets = [
+            (r["id"], r["organization_id"])
+            for r in await conn.fetch(
+                "SELECT id, organization_id FROM tickets ORDER BY random() LIMIT 5000"
+            )
+        ]
+        # 200 open tickets per organization are kept for W6 (which must know their status);
+        # W4 and W5 work on the other tickets in a working status.
+        open_tickets: dict[int, list[int]] = {}
+        reserved: set[int] = set()
+        for r in await conn.fetch(
+            "SELECT id, organization_id FROM tickets WHERE status = 'open' ORDER BY id"
+        ):
+            kept = open_tickets.setdefault(r["organization_id"], [])
+            if len(kept) < 200:
+                kept.append(r["id"])
+                reserved.add(r["id"])
+        working: dict[int, list[int]] = {}
+        for r in await conn.fetch(
+            "SELECT id, organization_id FROM tickets WHERE status = ANY($1) ORDER BY random()"
+            " LIMIT 6000",
+            WORKING,
+        ):
+            if r["id"] not in reserved:
+                working.setdefault(r["organization_id"], []).append(r["id"])
+        agents: dict[int, list[tuple[int, str]]] = {}
+        for r in await conn.fetch("SELECT id, organization_id, user_id FROM team_members"):
+            agents.setdefault(r["organization_id"], []).append((r["id"], r["user_id"]))
+        customers = [
+            (r["id"], r["user_id"])
+            for r in await conn.fetch(
+                "SELECT DISTINCT c.id, c.user_id FROM customers c JOIN tickets t ON t.customer_id = c.id"
+                " LIMIT 1000"
+            )
+        ]
+        pages: dict[int, list[tuple[dt.datetime, int] | None]] = {}
+        for org in agents:
+            rows = await conn.fetch(
+                "SELECT updated_at, id FROM tickets WHERE organization_id = $1"
+                " ORDER BY updated_at DESC, id DESC LIMIT 250",
+                org,
+            )
+            pages[org] = [None] + [
+                (rows[i]["updated_at"], rows[i]["id"]) for i in (49, 99, 149, 199)
+            ]
+    finally:
+        await conn.close()
+    return Fixtures(secret, tickets, working, open_tickets, agents, customers, pages)
+
+
+def graphql(fx: Fixtures, subject: str, query: str, variables: dict[str, Any]) -> Request:
+    body = orjson.dumps({"query": query, "variables": variables})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {fx.token(subject)}"}
+    return "POST", "/graphql", body, headers
+
+
+def app_cursor(position: tuple[dt.datetime, int] | None) -> str | None:
+    if position is None:
+        return None
+    value, row_id = position
+    return base64.urlsafe_b64encode(
+        orjson.dumps(["tickets.updated_at", value.isoformat(), row_id])
+    ).decode()
+
+
+class Workloads:
+    """Request makers per workload, for the API and for the floor, drawing the same data."""
+
+    def __init__(self, fx: Fixtures, seed: int = 7) -> None:
+        self.fx = fx
+        self.rng = random.Random(seed)
+        self._tokens: dict[str, str] = {}
+
+    def token(self, subject: str) -> str:
+        if subject not in self._tokens:
+            self._tokens[subject] = self.fx.token(subject)
+        return self._tokens[subject]
+
+    def _gql(self, subject: str, query: str, variables: dict[str, Any]) -> Request:
+        body = orjson.dumps({"query": query, "variables": variables})
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {self.token(subject)}",
+        }
+        return "POST", "/graphql", body, headers
+
+    def _agent(self, org: int) -> tuple[int, str]:
+        return self.rng.choice(self.fx.agents[org])
+
+    def w1(self, floor: bool) -> Callable[[int], Request]:
+        def make(_: int) -> Request:
+            ticket, org = self.rng.choice(self.fx.tickets)
+            if floor:
+                return "GET", f"/w1?id={ticket}&org={org}", b"", {}
+            return self._gql(self._agent(org)[1], W1, {"id": gid("Ticket", ticket)})
+
+        return make
+
+    def w2(self, floor: bool) -> Callable[[int], Request]:
+        def make(_: int) -> Request:
+            org = self.rng.choice(list(self.fx.pages))
+            position = self.rng.choice(self.fx.pages[org])
+            if floor:
+                query = f"/w2?org={org}"
+                if position is not None:
+                    query += f"&after_ts={position[0].isoformat().replace('+', '%2B')}&after_id={position[1]}"
+                return "GET", query, b"", {}
+            return self._gql(self._agent(org)[1], W2, {"after": app_cursor(position)})
+
+        return make
+
+    def w3(self, floor: bool) -> Callable[[int], Request]:
+        def make(_: int) -> Request:
+            customer, subject = self.rng.choice(self.fx.customers)
+            if floor:
+                return "GET", f"/w3?customer={customer}", b"", {}
+            return self._gql(subject, W3, {})
+
+        return make
+
+    def w4(self, floor: bool) -> Callable[[int], Request]:
+        def make(_: int) -> Request:
+            org = self.rng.choice(list(self.fx.working))
+            ticket = self.rng.choice(self.fx.working[org])
+            status = self.rng.choice(WORKING)
+            agent, subject = self._agent(org)
+            if floor:
+                body = orjson.dumps({"id": ticket, "org": org, "agent": agent, "status": status})
+                return "POST", "/w4", body, {"Content-Type": "application/json"}
+            return self._gql(subject, W4, {"id": gid("Ticket", ticket), "status": status.upper()})
+
+        return make
+
+    def w5(self, floor: bool) -> Callable[[int], Request]:
+        def make(n: int) -> Request:
+            org = self.rng.choice(list(self.fx.working))
+            ticket = self.rng.choice(self.fx.working[org])
+            agent, subject = self._agent(org)
+            text = f"Benchmark reply {n}: we are looking into it."
+            if floor:
+                body = orjson.dumps({"id": ticket, "org": org, "agent": agent, "body": text})
+                return "POST", "/w5", body, {"Content-Type": "application/json"}
+            return self._gql(subject, W5, {"id": gid("Ticket", ticket), "body": text})
+
+        return make
+
+
+def ok_write(body: bytes) -> bool:
+    return b'"errors":' not in body and b'"userErrors":[]' in body
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        command,
+        env=env,
+        preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
+        stdout=subprocess.DEVNULL,
+        stderr=sys.stderr,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server {command} did not start")
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def app_env(name: str, secret: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "JWT_"))}
+    env.update(
+        HELPDESK_ENV="production",
+        DATABASE_URL=database_url(name, APP_ROLE),
+        BROADCAST_URL=REDIS_URL,
+        JWT_SECRET=secret,
+        LOG_LEVEL="warning",
+        RATE_LIMIT_PER_MINUTE="0",
+        HELPDESK_DATA_DIR="/tmp/helpdesk-bench",
+    )
+    return env
+
+
+async def fan_out(fx: Fixtures, subscribers: int, rate: float, seconds: float) -> dict[str, Any]:
+    """W6: subscribers (agents of one organization) while mutations run at a fixed rate."""
+    org = next(iter(fx.working))
+    url = f"ws://127.0.0.1:{APP_PORT}/graphql"
+    latencies: list[float] = []
+    received = [0] * subscribers
+    ready = asyncio.Event()
+    connected = 0
+
+    async def subscriber(index: int) -> None:
+        nonlocal connected
+        token = fx.token(fx.agents[org][index % len(fx.agents[org])][1])
+        async with websockets.connect(
+            url, subprotocols=["graphql-transport-ws"], max_queue=None
+        ) as ws:
+            await ws.send(
+                orjson.dumps(
+                    {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+                ).decode()
+            )
+            await ws.recv()
+            await ws.send(
+                orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": W6}}).decode()
+            )
+            connected += 1
+            if connected == subscribers:
+                ready.set()
+            while True:
+                message = orjson.loads(await ws.recv())
+                if message.get("type") != "next":
+                    continue
+                now = time.time()
+                occurred = dt.datetime.fromisoformat(
+                    message["payload"]["data"]["ticketEvents"]["occurredAt"]
+                )
+                latencies.append(now - occurred.timestamp())
+                received[index] += 1
+
+    tasks = []
+    for start in range(0, subscribers, 100):
+        tasks += [
+            asyncio.create_task(subscriber(i)) for i in range(start, min(subscribers, start + 100))
+        ]
+        await asyncio.sleep(0.3)
+    async with asyncio.timeout(60):
+        await ready.wait()
+    await asyncio.sleep(2)  # let every subscription reach the hub
+    # W4 and W5 leave these alone; here every mutation must change something (and so emit).
+    statuses = {ticket: "open" for ticket in fx.open_tickets[org][:200]}
+    from bench.load import Connection
+
+    connection = Connection("127.0.0.1", APP_PORT)
+    await connection.open()
+    subject = fx.agents[org][1][1]
+    token = fx.token(subject)
+    sent = 0
+    started = time.perf_counter()
+    tickets = list(statuses)
+    while time.perf_counter() - started < seconds:
+        ticket = tickets[sent % len(tickets)]
+        target = "in_progress" if statuses[ticket] != "in_progress" else "open"
+        body = orjson.dumps(
+            {"query": W4, "variables": {"id": gid("Ticket", ticket), "status": target.upper()}}
+        )
+        status, reply_body = await connection.send(
+            (
+                "POST",
+                "/graphql",
+                body,
+                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+        )
+        if status == 200 and ok_write(reply_body):
+            statuses[ticket] = target
+            sent += 1
+        await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
+    await connection.close()
+    deadline = time.monotonic() + 10
+    while sum(received) < sent * subscribers and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    p50, p99, worst = summary(latencies)
+    return {
+        "sent": sent,
+        "expected": sent * subscribers,
+        "delivered": sum(received),
+        "complete": sum(1 for r in received if r == sent),
+        "p50": p50,
+        "p99": p99,
+        "max": worst,
+    }
+
+
+def row(name: str, app: Stats, floor: Stats | None, target: str) -> str:
+    ratio = f"{100 * app.rps / floor.rps:5.1f}%" if floor and floor.rps else "   -  "
+    floor_cols = (
+        f"{floor.rps:8.0f} {floor.percentile(0.5):7.1f} {floor.percentile(0.99):7.1f}"
+        if floor
+        else " " * 24
+    )
+    errors = len(app.failures) + (len(floor.failures) if floor else 0)
+    return (
+        f"{name:<26} {app.rps:8.0f} {app.percentile(0.5):7.1f} {app.percentile(0.99):7.1f}"
+        f" {floor_cols} {ratio:>7} {target:>9} {errors:>6}"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    os.sched_setaffinity(0, {LOAD_CPU})
+    name = "helpdesk_bench"
+    await prepare(name, args.tickets)
+    secret = secrets.token_urlsafe(48)
+    fx = await load_fixtures(name, secret)
+    env = app_env(name, secret)
+    helpdesk = [sys.executable, "-m", "server.cli", "serve", "--port", str(APP_PORT)]
+    floor_cmd = [sys.executable, "-m", "bench.floor", "--port", str(FLOOR_PORT)]
+    workloads = Workloads(fx)
+    plan = [
+        ("W1 ticket + responses", workloads.w1, ">=20%", None),
+        ("W2 queue 50 + 3 latest", workloads.w2, ">=10%", None),
+        ("W3 my tickets (20)", workloads.w3, "-", None),
+        ("W4 updateTicket status", workloads.w4, ">=10%", ok_write),
+        ("W5 addResponse", workloads.w5, ">=10%", ok_write),
+    ]
+    results: dict[str, tuple[Stats, Stats | None]] = {}
+    measured: dict[str, Stats] = {}
+    with server(helpdesk, env, APP_PORT):
+        for label, maker, _, check in plan:
+            measured[label] = await run_http(
+                "127.0.0.1",
+                APP_PORT,
+                maker(False),
+                connections=args.connections,
+                duration=args.duration,
+                **({"check": check} if check else {}),
+            )
+        fan = await fan_out(fx, args.subscribers, args.rate, args.fanout_seconds)
+    with server(floor_cmd, env | {"DATABASE_URL": database_url(name)}, FLOOR_PORT):
+        for label, maker, _, check in plan:
+            floor = await run_http(
+                "127.0.0.1",
+                FLOOR_PORT,
+                maker(True),
+                connections=args.connections,
+                duration=args.duration,
+                **({"check": check} if check else {}),
+            )
+            results[label] = (measured[label], floor)
+    scale: list[str] = []
+    if args.scale:
+        big = "helpdesk_bench_1m"
+        await prepare(big, 1_000_000)
+        fx_big = await load_fixtures(big, secret)
+        with server(helpdesk, app_env(big, secret), APP_PORT):
+            for label, maker in (("W2", Workloads(fx_big).w2), ("W3", Workloads(fx_big).w3)):
+                at_1m = await run_http(
+                    "127.0.0.1",
+                    APP_PORT,
+                    maker(False),
+                    connections=args.connections,
+                    duration=args.duration,
+                )
+                small = results[next(k for k in results if k.startswith(label))][0]
+                scale.append(
+                    f"W7 {label}: p50 {small.percentile(0.5):.1f} ms at {args.tickets:,} vs {at_1m.percentile(0.5):.1f} ms at 1M"
+                    f" ({at_1m.percentile(0.5) / small.percentile(0.5):.2f}x, target <= 1.5x); rps {small.rps:.0f} vs {at_1m.rps:.0f}"
+                )
+
+    print()
+    print(
+        f"Dataset: {args.tickets:,} tickets, {args.tickets * 5:,} responses, {args.tickets * 3:,} history rows,"
+        f" {dataset.AGENTS} agents, {dataset.CUSTOMERS:,} customers, {dataset.ORGANIZATIONS} organizations"
+    )
+    print(
+        f"Pinning: API and floor servers on CPU {SERVER_CPU} (sched_setaffinity, one process each, run one"
+        f" after the other); load generator on CPU {LOAD_CPU}; PostgreSQL and Redis unpinned."
+    )
+    print(
+        f"Load: closed loop, {args.connections} connections, {args.duration:.0f} s per workload after 1 s warm-up;"
+        " every response checked (HTTP 200, no errors; writes: no userErrors)."
+    )
+    print()
+    print(
+        f"{'workload':<26} {'API rps':>8} {'p50 ms':>7} {'p99 ms':>7} {'floor rps':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'ratio':>7} {'target':>9} {'errors':>6}"
+    )
+    for label, _, target, _ in plan:
+        app, floor = results[label]
+        print(row(label, app, floor, target))
+    print(
+        f"W6 fan-out: {args.subscribers} subscribers, {args.rate:.0f} mutations/s for {args.fanout_seconds:.0f} s:"
+        f" delivered {fan['delivered']:,}/{fan['expected']:,} ({fan['complete']}/{args.subscribers} subscribers got every event);"
+        f" commit-to-receipt p50 {fan['p50']:.1f} ms, p99 {fan['p99']:.1f} ms, max {fan['max']:.1f} ms (target p99 < 250 ms)"
+    )
+    for line in scale:
+        print(line)
+    failures = [
+        f
+        for app, floor in results.values()
+        for f in app.failures + (floor.failures if floor else [])
+    ]
+    if failures:
+        print(f"\n{len(failures)} failed responses, first: {failures[0]}")
+        raise SystemExit(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tickets", type=int, default=20_000)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--fanout-seconds", type=float, default=10.0)
+    parser.add_argument("--scale", action="store_true", help="also W7: 1M tickets")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1327 @@
+"""The permission matrix of DESIGN §4 as a table: one row per operation (or staff-only field),
+one expected outcome per identity, each (row, identity) pair its own test. Mutation and
+subscription cases start from a fresh world; read cases share one world per backend, which
+they must leave exactly as seeded (checked when they are done).
+
+Identities, in the column order of every row:
+
+    anonymous | customer (owns `ticket`) | other customer | agent | agent of another org |
+    admin | admin of another org
+
+Outcomes:
+
+- ALLOWED: no errors, the data is there (a mutation: no userErrors, and history was written).
+- NOT_FOUND / FORBIDDEN / UNAUTHENTICATED: that one top-level error, no data, no content text.
+- USER_ERROR(code): the payload's userErrors carry the code; nothing changed.
+- FILTERED: no errors, the list is there, the hidden items are not.
+- NULL_FORBIDDEN: the staff-only field is null with a FORBIDDEN error; nothing else is refused.
+
+Subscriptions run over a real WebSocket: a refusal is the operation's error; ALLOWED means the
+change made after subscribing arrives first; FILTERED means it does not: the first event to
+arrive is a later change the identity may see (the sentinel).
+
+Every refused mutation leaves the database exactly as it was. Whatever the row, an answer to a
+customer or an anonymous caller never contains a staff-only text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import FieldNode, OperationDefinitionNode, build_schema, parse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Status, TeamMember
+from tests.conftest import Stack, clear_tables
+from tests.graphql import error_codes
+from tests.security.world import (
+    ADMIN_EMAIL,
+    ADMIN_NAME,
+    AGENT2_EMAIL,
+    AGENT_EMAIL,
+    AGENT_NAME,
+    CUSTOMER_EMAIL,
+    CUSTOMER_NAME,
+    CUSTOMERS,
+    IDENTITIES,
+    INTERNAL_NOTE_WORD,
+    METADATA_WORD,
+    ORG_NAME,
+    OTHER_ADMIN_NAME,
+    OTHER_AGENT_EMAIL,
+    OTHER_AGENT_NAME,
+    OTHER_CUSTOMER_EMAIL,
+    OTHER_CUSTOMER_NAME,
+    OTHER_DESCRIPTION,
+    OTHER_ORG_NAME,
+    OTHER_ORG_TITLE,
+    OTHER_REPLY,
+    OTHER_TEAM_NAME,
+    OTHER_TITLE,
+    OWN_DESCRIPTION,
+    OWN_TITLE,
+    PUBLIC_REPLY,
+    STAFF_ONLY_TEXTS,
+    TEAM_NAME,
+    Person,
+    World,
+    build_world,
+    call,
+    call_ok,
+    database_state,
+    empty_tables,
+    gid,
+)
+from tests.ws import GraphQLWebSocket, serving, wait_until
+
+# Texts no refusal may echo: every title, description, message, name and email of the world.
+CONTENT_TEXTS = (
+    OWN_TITLE,
+    OWN_DESCRIPTION,
+    PUBLIC_REPLY,
+    OTHER_TITLE,
+    OTHER_DESCRIPTION,
+    OTHER_REPLY,
+    OTHER_ORG_TITLE,
+    CUSTOMER_NAME,
+    CUSTOMER_EMAIL,
+    OTHER_CUSTOMER_NAME,
+    OTHER_CUSTOMER_EMAIL,
+    AGENT_NAME,
+    ADMIN_NAME,
+    OTHER_AGENT_NAME,
+    OTHER_ADMIN_NAME,
+    *STAFF_ONLY_TEXTS,
+)
+
+
+# --- outcomes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str
+    code: str | None = None  # USER_ERROR: the expected userErrors code
+    shows: tuple[str, ...] = ()  # texts the answer must contain
+    hides: tuple[str, ...] = ()  # texts the answer must not contain
+    count: int | None = None  # the value at the row's `count` path
+
+    def __repr__(self) -> str:
+        return self.kind if self.code is None else f"{self.kind}({self.code})"
+
+
+UNAUTHENTICATED = Outcome("UNAUTHENTICATED")
+NOT_FOUND = Outcome("NOT_FOUND")
+FORBIDDEN = Outcome("FORBIDDEN")
+ALLOWED = Outcome("ALLOWED")
+REFUSALS = ("UNAUTHENTICATED", "NOT_FOUND", "FORBIDDEN")
+
+
+def allowed(*shows: str, hides: tuple[str, ...] = (), count: int | None = None) -> Outcome:
+    return Outcome("ALLOWED", shows=shows, hides=hides, count=count)
+
+
+def filtered(*shows: str, hides: tuple[str, ...] = (), count: int | None = None) -> Outcome:
+    return Outcome("FILTERED", shows=shows, hides=hides, count=count)
+
+
+def user_error(code: str) -> Outcome:
+    return Outcome("USER_ERROR", code=code)
+
+
+def null_forbidden(*hides: str, shows: tuple[str, ...] = ()) -> Outcome:
+    return Outcome("NULL_FORBIDDEN", shows=shows, hides=hides)
+
+
+def roles(
+    anonymous: Outcome,
+    customer: Outcome,
+    other_customer: Outcome,
+    agent: Outcome,
+    other_agent: Outcome,
+    admin: Outcome,
+    other_admin: Outcome,
+) -> dict[str, Outcome]:
+    """One outcome per identity, in the column order of the table."""
+    outcomes = (anonymous, customer, other_customer, agent, other_agent, admin, other_admin)
+    return dict(zip(IDENTITIES, outcomes, strict=True))
+
+
+# Common shapes: readable by the owner and the organization's staff, nobody else.
+OWNER_AND_STAFF = roles(UNAUTHENTICATED, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND)
+STAFF_ONLY = roles(UNAUTHENTICATED, NOT_FOUND, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND)
+# A staff-only change to the owner's ticket.
+STAFF_CHANGE = roles(UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND)
+# An admin-only change to the owner's ticket.
+ADMIN_CHANGE = roles(
+    UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, FORBIDDEN, NOT_FOUND, ALLOWED, NOT_FOUND
+)
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+Variables = Callable[[World, Person | None], dict[str, Any]]
+Arrange = Callable[[AsyncSession, World], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    document: str
+    variables: Variables
+    outcomes: dict[str, Outcome]
+    arrange: Arrange | None = None
+    count: tuple[str | int, ...] = ()  # where Outcome.count is read
+
+    @property
+    def is_mutation(self) -> bool:
+        return self.document.lstrip().startswith("mutation")
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def none(world: World, me: Person | None) -> dict[str, Any]:
+    return {}
+
+
+def of_ticket(world: World, me: Person | None) -> dict[str, Any]:
+    return {"id": gid(world.ticket)}
+
+
+def node_of(attribute: str) -> Variables:
+    return lambda world, me: {"id": gid(getattr(world, attribute))}
+
+
+def ticket_input(**values: Any) -> Variables:
+    """Mutation variables `{"input": values}`; a callable value is given (world, caller)."""
+
+    def build(world: World, me: Person | None) -> dict[str, Any]:
+        resolved = {k: v(world, me) if callable(v) else v for k, v in values.items()}
+        return {"input": resolved}
+
+    return build
+
+
+def ticket_id(world: World, me: Person | None) -> str:
+    return gid(world.ticket)
+
+
+def member(attribute: str) -> Callable[[World, Person | None], str]:
+    return lambda world, me: gid(getattr(world, attribute))
+
+
+def myself_or_agent(world: World, me: Person | None) -> str:
+    """To "take" a ticket: the caller's own member id; a customer (who has none) names the
+    agent."""
+    return gid(me) if isinstance(me, TeamMember) else gid(world.agent)
+
+
+def assigned_to(attribute: str) -> Arrange:
+    """Arrange: the owner's ticket is assigned to this member before the call."""
+
+    async def arrange(session: AsyncSession, world: World) -> None:
+        world.ticket.assignee_id = getattr(world, attribute).id
+        await session.commit()
+
+    return arrange
+
+
+def closed() -> Arrange:
+    async def arrange(session: AsyncSession, world: World) -> None:
+        world.ticket.status = Status.CLOSED
+        world.ticket.closed_at = world.ticket.resolved_at = world.ticket.created_at
+        await session.commit()
+
+    return arrange
+
+
+NODE_FIELDS = """
+  __typename id
+  ... on Ticket { title }
+  ... on Response { body }
+  ... on HistoryEntry { field newValue }
+  ... on Customer { name email }
+  ... on TeamMember { name email }
+  ... on Team { name }
+  ... on Organization { name }
+"""
+NODE = f"query($id: ID!) {{ node(id: $id) {{ {NODE_FIELDS} }} }}"
+NODES = f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ {NODE_FIELDS} }} }}"
+ME = """
+query { me { __typename ... on Customer { name email } ... on TeamMember { name email role } } }
+"""
+TICKET = "query($id: ID!) { ticket(id: $id) { id title } }"
+TICKET_BY_NUMBER = """
+query($org: ID!, $number: Int!) { ticketByNumber(organizationId: $org, number: $number) { title } }
+"""
+TICKETS = "query { tickets(first: 50) { totalCount nodes { title } } }"
+FILTERED_TICKETS = """
+query($filter: TicketFilter!) { tickets(filter: $filter) { totalCount nodes { title } } }
+"""
+SEARCH = """
+query($search: String!) { tickets(filter: {search: $search}) { totalCount nodes { title } } }
+"""
+TICKET_STATS = "query { ticketStats { total open byStatus { status count } } }"
+METRICS = "query { metrics(period: ALL_TIME) { ticketsCreated byTeam { team { name } count } } }"
+ORGANIZATIONS = "query { organizations { name } }"
+TEAMS = "query { teams { name } }"
+TEAM_MEMBERS = "query { teamMembers(includeInactive: true) { name email } }"
+
+METADATA_FIELD = "query($id: ID!) { ticket(id: $id) { title metadata } }"
+RESPONSES = """
+query($id: ID!) { ticket(id: $id) { responses { totalCount nodes { body isInternal } } } }
+"""
+HISTORY = """
+query($id: ID!) {
+  ticket(id: $id) {
+    history { totalCount nodes { action field oldValue newValue isInternal response { body } } }
+  }
+}
+"""
+CUSTOMER_CONTACT = "query($id: ID!) { ticket(id: $id) { customer { name email } } }"
+ASSIGNEE_CONTACT = "query($id: ID!) { ticket(id: $id) { assignee { name email } } }"
+AUTHOR_CONTACT = """
+query($id: ID!) {
+  ticket(id: $id) { responses { nodes { body author { ... on TeamMember { name email } } } } }
+}
+"""
+ACTOR_CONTACT = """
+query($id: ID!) {
+  ticket(id: $id) { history { nodes { field actor { ... on TeamMember { name email } } } } }
+}
+"""
+
+CREATE = """
+mutation($input: CreateTicketInput!) {
+  createTicket(input: $input) { ticket { id title } userErrors { field code message } }
+}
+"""
+UPDATE = """
+mutation($input: UpdateTicketInput!) {
+  updateTicket(input: $input) { ticket { id status } userErrors { field code message } }
+}
+"""
+ADD_RESPONSE = """
+mutation($input: AddResponseInput!) {
+  addResponse(input: $input) {
+    ticket { id } response { id isInternal } userErrors { field code message }
+  }
+}
+"""
+ASSIGN = """
+mutation($input: AssignTicketInput!) {
+  assignTicket(input: $input) { ticket { id assignee { id } } userErrors { field code message } }
+}
+"""
+BULK = """
+mutation($input: BulkUpdateTicketsInput!) {
+  bulkUpdateTickets(input: $input) {
+    tickets { id }
+    results { ticketId ticket { id } userErrors { code } }
+    userErrors { field code message }
+  }
+}
+"""
+
+U = UNAUTHENTICATED
+
+QUERY_ROWS = [
+    Row(
+        "me",
+        ME,
+        none,
+        roles(
+            U,
+            allowed(CUSTOMER_NAME, CUSTOMER_EMAIL),
+            allowed(OTHER_CUSTOMER_NAME, OTHER_CUSTOMER_EMAIL),
+            allowed(AGENT_NAME, AGENT_EMAIL),
+            allowed(OTHER_AGENT_NAME, OTHER_AGENT_EMAIL),
+            allowed(ADMIN_NAME, ADMIN_EMAIL),
+            allowed(OTHER_ADMIN_NAME),
+        ),
+    ),
+    Row(
+        "node-ticket",
+        NODE,
+        node_of("ticket"),
+        roles(U, allowed(OWN_TITLE), NOT_FOUND, allowed(OWN_TITLE), NOT_FOUND, ALLOWED, NOT_FOUND),
+    ),
+    Row("node-public-reply", NODE, node_of("public_reply"), OWNER_AND_STAFF),
+    Row(
+        "node-internal-note",
+        NODE,
+        node_of("internal_note"),
+        roles(U, NOT_FOUND, NOT_FOUND, allowed(INTERNAL_NOTE_WORD), NOT_FOUND, ALLOWED, NOT_FOUND),
+    ),
+    Row("node-public-history", NODE, node_of("public_history"), OWNER_AND_STAFF),
+    Row(
+        "node-internal-history",
+        NODE,
+        node_of("internal_history"),
+        roles(U, NOT_FOUND, NOT_FOUND, allowed(METADATA_WORD), NOT_FOUND, ALLOWED, NOT_FOUND),
+    ),
+    Row(
+        "node-note-history",
+        NODE,
+        node_of("note_history"),
+        STAFF_ONLY,
+    ),
+    Row(
+        "node-customer",
+        NODE,
+        node_of("customer"),
+        # The customer has a ticket with both organizations, so both staffs know them.
+        roles(U, allowed(CUSTOMER_EMAIL), NOT_FOUND, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    ),
+    Row(
+        "node-team-member",
+        NODE,
+        node_of("agent2"),
+        roles(U, NOT_FOUND, NOT_FOUND, allowed(AGENT2_EMAIL), NOT_FOUND, ALLOWED, NOT_FOUND),
+    ),
+    Row("node-team", NODE, node_of("team"), STAFF_ONLY),
+    Row(
+        "node-organization",
+        NODE,
+        node_of("org"),
+        roles(U, ALLOWED, ALLOWED, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND),
+    ),
+    Row(
+        "node-other-org-ticket",
+        NODE,
+        node_of("other_org_ticket"),
+        roles(U, ALLOWED, NOT_FOUND, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED),
+    ),
+    Row(
+        "nodes",
+        NODES,
+        lambda w, me: {
+            "ids": [
+                gid(o)
+                for o in (
+                    w.ticket,
+                    w.internal_note,
+                    w.internal_history,
+                    w.other_ticket,
+                    w.other_org_ticket,
+                    w.agent,
+                )
+            ]
+        },
+        roles(
+            U,
+            filtered(
+                OWN_TITLE,
+                OTHER_ORG_TITLE,
+                hides=(INTERNAL_NOTE_WORD, METADATA_WORD, OTHER_TITLE, AGENT_NAME),
+            ),
+            filtered(
+                OTHER_TITLE,
+                hides=(OWN_TITLE, INTERNAL_NOTE_WORD, METADATA_WORD, OTHER_ORG_TITLE, AGENT_NAME),
+            ),
+            filtered(
+                OWN_TITLE,
+                INTERNAL_NOTE_WORD,
+                METADATA_WORD,
+                OTHER_TITLE,
+                AGENT_NAME,
+                hides=(OTHER_ORG_TITLE,),
+            ),
+            filtered(
+                OTHER_ORG_TITLE,
+                hides=(OWN_TITLE, INTERNAL_NOTE_WORD, METADATA_WORD, OTHER_TITLE, AGENT_NAME),
+            ),
+            filtered(OWN_TITLE, INTERNAL_NOTE_WORD, OTHER_TITLE, hides=(OTHER_ORG_TITLE,)),
+            filtered(OTHER_ORG_TITLE, hides=(OWN_TITLE, INTERNAL_NOTE_WORD, OTHER_TITLE)),
+        ),
+    ),
+    Row("ticket", TICKET, of_ticket, OWNER_AND_STAFF),
+    Row(
+        "ticket-other-org",
+        TICKET,
+        node_of("other_org_ticket"),
+        roles(U, ALLOWED, NOT_FOUND, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED),
+    ),
+    Row(
+        "ticketByNumber",
+        TICKET_BY_NUMBER,
+        lambda w, me: {"org": gid(w.org), "number": w.ticket.number},
+        OWNER_AND_STAFF,
+    ),
+    Row(
+        "ticketByNumber-other-org",
+        TICKET_BY_NUMBER,
+        lambda w, me: {"org": gid(w.other_org), "number": w.other_org_ticket.number},
+        roles(U, ALLOWED, NOT_FOUND, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED),
+    ),
+    Row(
+        "tickets",
+        TICKETS,
+        none,
+        roles(
+            U,
+            filtered(OWN_TITLE, OTHER_ORG_TITLE, hides=(OTHER_TITLE,), count=2),
+            filtered(OTHER_TITLE, hides=(OWN_TITLE, OTHER_ORG_TITLE), count=1),
+            filtered(OWN_TITLE, OTHER_TITLE, hides=(OTHER_ORG_TITLE,), count=2),
+            filtered(OTHER_ORG_TITLE, hides=(OWN_TITLE, OTHER_TITLE), count=1),
+            filtered(OWN_TITLE, OTHER_TITLE, hides=(OTHER_ORG_TITLE,), count=2),
+            filtered(OTHER_ORG_TITLE, hides=(OWN_TITLE, OTHER_TITLE), count=1),
+        ),
+        count=("tickets", "totalCount"),
+    ),
+    Row(
+        "tickets-filter-other-customer",
+        FILTERED_TICKETS,
+        lambda w, me: {"filter": {"customerId": gid(w.other_customer)}},
+        roles(
+            U,
+            filtered(hides=(OTHER_TITLE,), count=0),
+            filtered(OTHER_TITLE, count=1),
+            filtered(OTHER_TITLE, count=1),
+            filtered(hides=(OTHER_TITLE,), count=0),
+            filtered(OTHER_TITLE, count=1),
+            filtered(hides=(OTHER_TITLE,), count=0),
+        ),
+        count=("tickets", "totalCount"),
+    ),
+    Row(
+        "tickets-filter-other-org",
+        FILTERED_TICKETS,
+        lambda w, me: {"filter": {"organizationId": gid(w.other_org)}},
+        roles(
+            U,
+            filtered(OTHER_ORG_TITLE, count=1),
+            filtered(hides=(OTHER_ORG_TITLE,), count=0),
+            filtered(hides=(OTHER_ORG_TITLE,), count=0),
+            filtered(OTHER_ORG_TITLE, count=1),
+            filtered(hides=(OTHER_ORG_TITLE,), count=0),
+            filtered(OTHER_ORG_TITLE, count=1),
+        ),
+        count=("tickets", "totalCount"),
+    ),
+    Row(
+        "tickets-search-internal-note",
+        SEARCH,
+        lambda w, me: {"search": INTERNAL_NOTE_WORD},
+        roles(
+            U,
+            filtered(hides=(OWN_TITLE,), count=0),
+            filtered(hides=(OWN_TITLE,), count=0),
+            filtered(OWN_TITLE, count=1),
+            filtered(hides=(OWN_TITLE,), count=0),
+            filtered(OWN_TITLE, count=1),
+            filtered(hides=(OWN_TITLE,), count=0),
+        ),
+        count=("tickets", "totalCount"),
+    ),
+    Row(
+        "tickets-search-other-customers-reply",
+        SEARCH,
+        lambda w, me: {"search": "Othercustomerreply"},
+        roles(
+            U,
+            filtered(hides=(OTHER_TITLE,), count=0),
+            filtered(OTHER_TITLE, count=1),
+            filtered(OTHER_TITLE, count=1),
+            filtered(hides=(OTHER_TITLE,), count=0),
+            filtered(OTHER_TITLE, count=1),
+            filtered(hides=(OTHER_TITLE,), count=0),
+        ),
+        count=("tickets", "totalCount"),
+    ),
+    Row(
+        "ticketStats",
+        TICKET_STATS,
+        none,
+        roles(
+            U,
+            filtered(count=2),
+            filtered(count=1),
+            filtered(count=2),
+            filtered(count=1),
+            filtered(count=2),
+            filtered(count=1),
+        ),
+        count=("ticketStats", "total"),
+    ),
+    Row(
+        "metrics",
+        METRICS,
+        none,
+        roles(
+            U,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            filtered(TEAM_NAME, hides=(OTHER_TEAM_NAME,), count=2),
+            filtered(hides=(TEAM_NAME,), count=1),
+        ),
+        count=("metrics", "ticketsCreated"),
+    ),
+    Row(
+        "organizations",
+        ORGANIZATIONS,
+        none,
+        roles(
+            U,
+            allowed(ORG_NAME, OTHER_ORG_NAME),
+            allowed(ORG_NAME, OTHER_ORG_NAME),
+            filtered(ORG_NAME, hides=(OTHER_ORG_NAME,)),
+            filtered(OTHER_ORG_NAME, hides=(ORG_NAME,)),
+            filtered(ORG_NAME, hides=(OTHER_ORG_NAME,)),
+            filtered(OTHER_ORG_NAME, hides=(ORG_NAME,)),
+        ),
+    ),
+    Row(
+        "teams",
+        TEAMS,
+        none,
+        roles(
+            U,
+            FORBIDDEN,
+            FORBIDDEN,
+            filtered(TEAM_NAME, hides=(OTHER_TEAM_NAME,)),
+            filtered(OTHER_TEAM_NAME, hides=(TEAM_NAME,)),
+            filtered(TEAM_NAME, hides=(OTHER_TEAM_NAME,)),
+            filtered(OTHER_TEAM_NAME, hides=(TEAM_NAME,)),
+        ),
+    ),
+    Row(
+        "teamMembers",
+        TEAM_MEMBERS,
+        none,
+        roles(
+            U,
+            FORBIDDEN,
+            FORBIDDEN,
+            filtered(AGENT_EMAIL, AGENT2_EMAIL, ADMIN_EMAIL, hides=(OTHER_AGENT_EMAIL,)),
+            filtered(OTHER_AGENT_EMAIL, hides=(AGENT_EMAIL, ADMIN_EMAIL)),
+            filtered(AGENT_EMAIL, ADMIN_EMAIL, hides=(OTHER_AGENT_EMAIL,)),
+            filtered(OTHER_AGENT_EMAIL, hides=(AGENT_EMAIL, ADMIN_EMAIL)),
+        ),
+    ),
+]
+
+STAFF_FIELD_ROWS = [
+    Row(
+        "Ticket.metadata",
+        METADATA_FIELD,
+        of_ticket,
+        roles(
+            U,
+            null_forbidden(METADATA_WORD, shows=(OWN_TITLE,)),
+            NOT_FOUND,
+            allowed(METADATA_WORD),
+            NOT_FOUND,
+            allowed(METADATA_WORD),
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "Ticket.responses-internal-notes",
+        RESPONSES,
+        of_ticket,
+        roles(
+            U,
+            filtered(PUBLIC_REPLY, hides=(INTERNAL_NOTE_WORD,), count=1),
+            NOT_FOUND,
+            allowed(PUBLIC_REPLY, INTERNAL_NOTE_WORD, count=2),
+            NOT_FOUND,
+            allowed(PUBLIC_REPLY, INTERNAL_NOTE_WORD, count=2),
+            NOT_FOUND,
+        ),
+        count=("ticket", "responses", "totalCount"),
+    ),
+    Row(
+        "Ticket.history-internal-entries",
+        HISTORY,
+        of_ticket,
+        roles(
+            U,
+            filtered(
+                "CREATED",
+                "priority",
+                PUBLIC_REPLY,
+                hides=(METADATA_WORD, "metadata", "NOTE_ADDED", INTERNAL_NOTE_WORD),
+                count=3,
+            ),
+            NOT_FOUND,
+            allowed(METADATA_WORD, "NOTE_ADDED", INTERNAL_NOTE_WORD, count=5),
+            NOT_FOUND,
+            allowed(METADATA_WORD, "NOTE_ADDED", count=5),
+            NOT_FOUND,
+        ),
+        count=("ticket", "history", "totalCount"),
+    ),
+    Row(
+        "Customer.email-owner",
+        CUSTOMER_CONTACT,
+        of_ticket,
+        roles(
+            U,
+            allowed(CUSTOMER_EMAIL),
+            NOT_FOUND,
+            allowed(CUSTOMER_EMAIL),
+            NOT_FOUND,
+            allowed(CUSTOMER_EMAIL),
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "Customer.email-other-customer",
+        NODE,
+        node_of("other_customer"),
+        # Only the other customer has a ticket with `org`, none with `other_org`.
+        roles(
+            U,
+            NOT_FOUND,
+            allowed(OTHER_CUSTOMER_EMAIL),
+            allowed(OTHER_CUSTOMER_EMAIL),
+            NOT_FOUND,
+            allowed(OTHER_CUSTOMER_EMAIL),
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "TeamMember.email-assignee",
+        ASSIGNEE_CONTACT,
+        node_of("other_ticket"),  # assigned to the agent
+        roles(
+            U,
+            NOT_FOUND,
+            null_forbidden(AGENT_EMAIL, shows=(AGENT_NAME,)),
+            allowed(AGENT_EMAIL),
+            NOT_FOUND,
+            allowed(AGENT_EMAIL),
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "TeamMember.email-response-author",
+        AUTHOR_CONTACT,
+        of_ticket,
+        roles(
+            U,
+            null_forbidden(AGENT_EMAIL, shows=(AGENT_NAME, PUBLIC_REPLY)),
+            NOT_FOUND,
+            allowed(AGENT_EMAIL),
+            NOT_FOUND,
+            allowed(AGENT_EMAIL),
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "TeamMember.email-history-actor",
+        ACTOR_CONTACT,
+        of_ticket,
+        roles(
+            U,
+            null_forbidden(AGENT_EMAIL, shows=(AGENT_NAME,)),
+            NOT_FOUND,
+            allowed(AGENT_EMAIL),
+            NOT_FOUND,
+            allowed(AGENT_EMAIL),
+            NOT_FOUND,
+        ),
+    ),
+]
+
+MUTATION_ROWS = [
+    # createTicket: customers for themselves with any organization, staff for a customer.
+    Row(
+        "createTicket-for-myself",
+        CREATE,
+        ticket_input(organizationId=lambda w, me: gid(w.org), title="Newticket"),
+        roles(
+            U,
+            ALLOWED,
+            ALLOWED,
+            user_error("REQUIRED"),  # which customer?
+            NOT_FOUND,  # not their organization
+            user_error("REQUIRED"),
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "createTicket-on-behalf-of-customer",
+        CREATE,
+        ticket_input(customerId=lambda w, me: gid(w.customer), title="Newticket"),
+        roles(
+            U,
+            user_error("REQUIRED"),  # themselves, but which organization?
+            FORBIDDEN,
+            ALLOWED,
+            ALLOWED,  # the customer has a ticket with the other organization too
+            ALLOWED,
+            ALLOWED,
+        ),
+    ),
+    Row(
+        "createTicket-on-behalf-of-stranger",
+        CREATE,
+        ticket_input(customerId=lambda w, me: gid(w.other_customer), title="Newticket"),
+        roles(
+            U,
+            FORBIDDEN,
+            user_error("REQUIRED"),
+            ALLOWED,
+            user_error("NOT_FOUND"),  # not a customer of theirs
+            ALLOWED,
+            user_error("NOT_FOUND"),
+        ),
+    ),
+    Row(
+        "createTicket-staff-fields",
+        CREATE,
+        ticket_input(
+            organizationId=lambda w, me: gid(w.org),
+            customerId=lambda w, me: gid(w.customer),
+            title="Newticket",
+            teamId=lambda w, me: gid(w.team),
+            tags=["vip"],
+            metadata={"source": "phone"},
+        ),
+        roles(U, FORBIDDEN, FORBIDDEN, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND),
+    ),
+    Row(
+        "createTicket-team-of-other-org",
+        CREATE,
+        ticket_input(
+            customerId=lambda w, me: gid(w.customer),
+            title="Newticket",
+            teamId=lambda w, me: gid(w.other_team),
+        ),
+        roles(
+            U,
+            FORBIDDEN,
+            FORBIDDEN,
+            user_error("NOT_FOUND"),
+            ALLOWED,  # their own team
+            user_error("NOT_FOUND"),
+            ALLOWED,
+        ),
+    ),
+    # updateTicket: customers may only close and reopen.
+    Row("updateTicket-close", UPDATE, ticket_input(id=ticket_id, status="CLOSED"), OWNER_AND_STAFF),
+    Row(
+        "updateTicket-reopen",
+        UPDATE,
+        ticket_input(id=ticket_id, status="OPEN"),
+        OWNER_AND_STAFF,
+        arrange=closed(),
+    ),
+    Row(
+        "updateTicket-status-staff-transition",
+        UPDATE,
+        ticket_input(id=ticket_id, status="IN_PROGRESS"),
+        roles(
+            U, user_error("ILLEGAL_TRANSITION"), NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND
+        ),
+    ),
+    Row(
+        "updateTicket-staff-fields",
+        UPDATE,
+        ticket_input(id=ticket_id, priority="URGENT", tags=["escalated"]),
+        STAFF_CHANGE,
+    ),
+    Row(
+        "updateTicket-close-with-staff-field",
+        UPDATE,
+        ticket_input(id=ticket_id, status="CLOSED", priority="LOW"),
+        STAFF_CHANGE,
+    ),
+    Row("updateTicket-title", UPDATE, ticket_input(id=ticket_id, title="Renamed"), STAFF_CHANGE),
+    Row(
+        "updateTicket-description",
+        UPDATE,
+        ticket_input(id=ticket_id, description="Rewritten"),
+        STAFF_CHANGE,
+    ),
+    Row("updateTicket-priority", UPDATE, ticket_input(id=ticket_id, priority="HIGH"), STAFF_CHANGE),
+    Row("updateTicket-team", UPDATE, ticket_input(id=ticket_id, teamId=None), STAFF_CHANGE),
+    Row("updateTicket-tags", UPDATE, ticket_input(id=ticket_id, tags=["x"]), STAFF_CHANGE),
+    Row(
+        "updateTicket-metadata",
+        UPDATE,
+        ticket_input(id=ticket_id, metadata={"crm": "changed"}),
+        STAFF_CHANGE,
+    ),
+    Row(
+        "updateTicket-team-of-other-org",
+        UPDATE,
+        ticket_input(id=ticket_id, teamId=lambda w, me: gid(w.other_team)),
+        roles(
+            U,
+            FORBIDDEN,
+            NOT_FOUND,
+            user_error("NOT_FOUND"),
+            NOT_FOUND,
+            user_error("NOT_FOUND"),
+            NOT_FOUND,
+        ),
+    ),
+    # addResponse: public replies by the owner and staff, internal notes by staff.
+    Row(
+        "addResponse-public",
+        ADD_RESPONSE,
+        ticket_input(ticketId=ticket_id, body="A public word"),
+        OWNER_AND_STAFF,
+    ),
+    Row(
+        "addResponse-internal",
+        ADD_RESPONSE,
+        ticket_input(ticketId=ticket_id, body="A private word", internal=True),
+        STAFF_CHANGE,
+    ),
+    Row(
+        "addResponse-public-on-closed-ticket",
+        ADD_RESPONSE,
+        ticket_input(ticketId=ticket_id, body="Hello again"),
+        roles(
+            U,
+            user_error("TICKET_CLOSED"),
+            NOT_FOUND,
+            user_error("TICKET_CLOSED"),
+            NOT_FOUND,
+            user_error("TICKET_CLOSED"),
+            NOT_FOUND,
+        ),
+        arrange=closed(),
+    ),
+    # assignTicket: agents take and release their own; admins assign anyone of the org.
+    Row(
+        "assignTicket-take",
+        ASSIGN,
+        ticket_input(ticketId=ticket_id, assigneeId=myself_or_agent),
+        STAFF_CHANGE,
+    ),
+    Row(
+        "assignTicket-release-own",
+        ASSIGN,
+        ticket_input(ticketId=ticket_id, assigneeId=None),
+        STAFF_CHANGE,
+        arrange=assigned_to("agent"),
+    ),
+    Row(
+        "assignTicket-release-other",
+        ASSIGN,
+        ticket_input(ticketId=ticket_id, assigneeId=None),
+        ADMIN_CHANGE,
+        arrange=assigned_to("agent2"),
+    ),
+    Row(
+        "assignTicket-assign-other",
+        ASSIGN,
+        ticket_input(ticketId=ticket_id, assigneeId=member("agent2")),
+        ADMIN_CHANGE,
+    ),
+    Row(
+        "assignTicket-take-over",
+        ASSIGN,
+        ticket_input(ticketId=ticket_id, assigneeId=myself_or_agent),
+        ADMIN_CHANGE,
+        arrange=assigned_to("agent2"),
+    ),
+    Row(
+        "assignTicket-member-of-other-org",
+        ASSIGN,
+        ticket_input(ticketId=ticket_id, assigneeId=member("other_agent")),
+        roles(U, FORBIDDEN, NOT_FOUND, FORBIDDEN, NOT_FOUND, user_error("NOT_FOUND"), NOT_FOUND),
+    ),
+    # bulkUpdateTickets: admins, all or nothing, never across organizations.
+    Row(
+        "bulkUpdateTickets",
+        BULK,
+        ticket_input(
+            ticketIds=lambda w, me: [gid(w.ticket), gid(w.other_ticket)], status="IN_PROGRESS"
+        ),
+        roles(U, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, ALLOWED, user_error("INVALID")),
+    ),
+    Row(
+        "bulkUpdateTickets-across-orgs",
+        BULK,
+        ticket_input(
+            ticketIds=lambda w, me: [gid(w.ticket), gid(w.other_org_ticket)], priority="LOW"
+        ),
+        roles(
+            U,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            user_error("INVALID"),
+            user_error("INVALID"),
+        ),
+    ),
+    Row(
+        "bulkUpdateTickets-assign-member-of-other-org",
+        BULK,
+        ticket_input(ticketIds=lambda w, me: [gid(w.ticket)], assigneeId=member("other_agent")),
+        roles(
+            U,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            user_error("INVALID"),
+            user_error("INVALID"),
+        ),
+    ),
+]
+
+READ_ROWS = QUERY_ROWS + STAFF_FIELD_ROWS
+
+
+# --- checking a row ----------------------------------------------------------------------------
+
+
+def at(data: Any, path: tuple[str | int, ...] | list[str | int]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def root_field(body: dict[str, Any]) -> str:
+    data = body.get("data") or {}
+    (name,) = data.keys()
+    return str(name)
+
+
+def check_texts(outcome: Outcome, identity: str, text: str) -> None:
+    for shown in outcome.shows:
+        assert shown in text, f"expected {shown!r} in {text}"
+    for hidden in outcome.hides:
+        assert hidden not in text, f"{hidden!r} leaked: {text}"
+    if identity in (*CUSTOMERS, "anonymous"):
+        for secret in STAFF_ONLY_TEXTS:
+            assert secret not in text, f"staff-only {secret!r} reached {identity}: {text}"
+    if outcome.kind in REFUSALS or outcome.kind == "USER_ERROR":
+        for content in CONTENT_TEXTS:
+            assert content not in text, f"a refusal echoed {content!r}: {text}"
+
+
+def check_answer(
+    row: Row, outcome: Outcome, identity: str, body: dict[str, Any], text: str
+) -> None:
+    codes = error_codes(body)
+    if outcome.kind in REFUSALS:
+        assert codes == [outcome.kind], body
+        assert body["data"] is None, body
+    elif outcome.kind == "NULL_FORBIDDEN":
+        assert codes, body
+        assert set(codes) == {"FORBIDDEN"}, body
+        for error in body["errors"]:
+            assert at(body["data"], error["path"]) is None, error
+        assert body["data"][root_field(body)] is not None
+    else:
+        assert codes == [], body
+        payload = body["data"][root_field(body)]
+        assert payload is not None
+        if row.is_mutation:
+            found = [e["code"] for e in payload["userErrors"]]
+            if outcome.kind == "USER_ERROR":
+                assert outcome.code in found, payload
+                assert payload.get("ticket") is None, payload
+            else:
+                assert found == [], payload
+    if outcome.count is not None:
+        assert at(body["data"], row.count) == outcome.count, body
+    check_texts(outcome, identity, text)
+
+
+def case_id(row: Row | SubscriptionRow, identity: str) -> str:
+    return f"{row.name}-{identity}"
+
+
+@pytest.fixture(scope="module")
+async def backend(stack: Stack) -> AsyncIterator[Stack]:
+    """The stack of one backend; its tables are truncated (identities restart) at the end."""
+    yield stack
+    await clear_tables(stack.engine)
+
+
+@pytest.fixture
+async def fresh(backend: Stack) -> AsyncIterator[Stack]:
+    """The stack, with every row deleted after the test."""
+    try:
+        yield backend
+    finally:
+        await empty_tables(backend.engine)
+
+
+@pytest.fixture(scope="class")
+async def read_world(backend: Stack) -> AsyncIterator[World]:
+    """One world for all read cases of a backend; they must leave it exactly as seeded."""
+    async with backend.sessionmaker() as session:
+        world = await build_world(session)
+    seeded = await database_state(backend)
+    try:
+        yield world
+        assert await database_state(backend) == seeded, "a query changed the database"
+    finally:
+        await empty_tables(backend.engine)
+
+
+class TestReads:
+    """Queries and staff-only fields. Reads change nothing, so the cases share one world."""
+
+    @pytest.mark.parametrize(
+        ("row", "identity"),
+        [pytest.param(r, i, id=case_id(r, i)) for r in READ_ROWS for i in IDENTITIES],
+    )
+    async def test_read(self, backend: Stack, read_world: World, row: Row, identity: str) -> None:
+        me = read_world.person(identity)
+
+        body, text = await call(backend, me, row.document, row.variables(read_world, me))
+
+        check_answer(row, row.outcomes[identity], identity, body, text)
+
+
+@pytest.mark.parametrize(
+    ("row", "identity"),
+    [pytest.param(r, i, id=case_id(r, i)) for r in MUTATION_ROWS for i in IDENTITIES],
+)
+async def test_write(fresh: Stack, row: Row, identity: str) -> None:
+    """Each mutation case on a fresh world: allowed ones write history, refused ones nothing."""
+    async with fresh.sessionmaker() as session:
+        world = await build_world(session)
+        if row.arrange is not None:
+            await row.arrange(session, world)
+    me = world.person(identity)
+    before = await database_state(fresh)
+
+    body, text = await call(fresh, me, row.document, row.variables(world, me))
+
+    outcome = row.outcomes[identity]
+    check_answer(row, outcome, identity, body, text)
+    after = await database_state(fresh)
+    if outcome.kind == "ALLOWED":
+        # A change was made, and it wrote history (DESIGN §5).
+        assert after["counts"]["ticket_history"] > before["counts"]["ticket_history"]
+    else:
+        assert after == before, "a refused mutation changed something"
+
+
+# --- subscriptions -----------------------------------------------------------------------------
+
+Trigger = Callable[[Stack, World], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    name: str
+    document: str
+    variables: Variables
+    outcomes: dict[str, Outcome]
+    # The change that may or may not reach the subscriber (None: the first message is enough).
+    trigger: Trigger | None = None
+    count: tuple[str | int, ...] = ()
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+STATUS = """
+mutation($id: ID!, $status: TicketStatus!) {
+  updateTicket(input: {id: $id, status: $status}) { userErrors { code } }
+}
+"""
+NOTE = """
+mutation($id: ID!, $body: String!) {
+  addResponse(input: {ticketId: $id, body: $body, internal: true}) { userErrors { code } }
+}
+"""
+METADATA_UPDATE = """
+mutation($id: ID!, $metadata: JSON!) {
+  updateTicket(input: {id: $id, metadata: $metadata}) { userErrors { code } }
+}
+"""
+
+
+async def as_staff(db: Stack, who: Person, document: str, variables: dict[str, Any]) -> None:
+    data = await call_ok(db, who, document, variables)
+    (payload,) = data.values()
+    assert payload["userErrors"] == [], payload
+
+
+async def public_change(db: Stack, world: World) -> None:
+    await as_staff(db, world.admin, STATUS, {"id": gid(world.ticket), "status": "IN_PROGRESS"})
+
+
+async def internal_note(db: Stack, world: World) -> None:
+    await as_staff(db, world.agent, NOTE, {"id": gid(world.ticket), "body": INTERNAL_NOTE_WORD})
+
+
+async def metadata_change(db: Stack, world: World) -> None:
+    await as_staff(
+        db, world.agent, METADATA_UPDATE, {"id": gid(world.ticket), "metadata": {"m": "x"}}
+    )
+
+
+async def sentinel(db: Stack, world: World, identity: str) -> None:
+    """A public change the identity may see, on a ticket other than `ticket`: if it arrives
+    first, the change before it was (rightly) not delivered."""
+    if identity in ("customer", "other-agent", "other-admin"):
+        ticket, staff = world.other_org_ticket, world.other_admin
+    else:
+        ticket, staff = world.other_ticket, world.admin
+    await as_staff(db, staff, STATUS, {"id": gid(ticket), "status": "WAITING_ON_CUSTOMER"})
+
+
+EVENTS = "subscription { ticketEvents { kind ticket { title } changes { field } } }"
+TICKET_EVENTS = """
+subscription($id: ID!) { ticketEvents(ticketId: $id) { kind ticket { title } } }
+"""
+LIVE_STATS = "subscription { ticketStats(intervalMs: 250) { total open } }"
+
+# A change to `ticket` that the subscriber may not see is FILTERED: the first event that
+# arrives is then the sentinel, on the ticket named here.
+SILENT_CUSTOMER = filtered(OTHER_ORG_TITLE, hides=(OWN_TITLE,))
+SILENT_OTHER_CUSTOMER = filtered(OTHER_TITLE, hides=(OWN_TITLE,))
+SILENT_AGENT = filtered(OTHER_TITLE, hides=(OWN_TITLE,))
+SILENT_OTHER_STAFF = filtered(OTHER_ORG_TITLE, hides=(OWN_TITLE,))
+
+SUBSCRIPTION_ROWS = [
+    SubscriptionRow(
+        "ticketEvents-public-change",
+        EVENTS,
+        none,
+        roles(
+            U,
+            allowed(OWN_TITLE, "UPDATED", "status"),
+            SILENT_OTHER_CUSTOMER,
+            allowed(OWN_TITLE, "UPDATED"),
+            SILENT_OTHER_STAFF,
+            allowed(OWN_TITLE, "UPDATED"),
+            SILENT_OTHER_STAFF,
+        ),
+        trigger=public_change,
+    ),
+    SubscriptionRow(
+        "ticketEvents-internal-note",
+        EVENTS,
+        none,
+        roles(
+            U,
+            SILENT_CUSTOMER,
+            SILENT_OTHER_CUSTOMER,
+            allowed(OWN_TITLE, "NOTE_ADDED"),
+            SILENT_OTHER_STAFF,
+            allowed(OWN_TITLE, "NOTE_ADDED"),
+            SILENT_OTHER_STAFF,
+        ),
+        trigger=internal_note,
+    ),
+    SubscriptionRow(
+        "ticketEvents-metadata-change",
+        EVENTS,
+        none,
+        roles(
+            U,
+            SILENT_CUSTOMER,
+            SILENT_OTHER_CUSTOMER,
+            allowed(OWN_TITLE, "metadata"),
+            SILENT_OTHER_STAFF,
+            allowed(OWN_TITLE, "metadata"),
+            SILENT_OTHER_STAFF,
+        ),
+        trigger=metadata_change,
+    ),
+    SubscriptionRow(
+        "ticketEvents-one-ticket",
+        TICKET_EVENTS,
+        of_ticket,
+        roles(
+            U,
+            allowed(OWN_TITLE),
+            NOT_FOUND,
+            allowed(OWN_TITLE),
+            NOT_FOUND,
+            allowed(OWN_TITLE),
+            NOT_FOUND,
+        ),
+        trigger=public_change,
+    ),
+    SubscriptionRow(
+        "ticketStats-live",
+        LIVE_STATS,
+        none,
+        roles(
+            U,
+            filtered(count=2),
+            filtered(count=1),
+            filtered(count=2),
+            filtered(count=1),
+            filtered(count=2),
+            filtered(count=1),
+        ),
+        count=("ticketStats", "total"),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+async def ws_url(backend: Stack) -> AsyncIterator[str]:
+    """One real server per backend for the subscription cases."""
+    async with serving(backend.app) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("row", "identity"),
+    [pytest.param(r, i, id=case_id(r, i)) for r in SUBSCRIPTION_ROWS for i in IDENTITIES],
+)
+async def test_subscription(fresh: Stack, ws_url: str, row: SubscriptionRow, identity: str) -> None:
+    db = fresh
+    async with db.sessionmaker() as session:
+        world = await build_world(session)
+    me = world.person(identity)
+    outcome = row.outcomes[identity]
+    hub = db.app.state.runtime.get().hub
+    await wait_until(lambda: hub.subscriber_count == 0)
+    token = None if me is None else db.token(me.user_id)
+
+    async with GraphQLWebSocket.connect(ws_url, token) as socket:
+        await socket.subscribe(row.document, row.variables(world, me))
+        if outcome.kind in REFUSALS:
+            message = await socket.receive()
+        else:
+            if row.trigger is not None:
+                await wait_until(lambda: hub.subscriber_count == 1)
+                await row.trigger(db, world)
+                if outcome.kind == "FILTERED":
+                    await sentinel(db, world, identity)
+            message = await socket.receive()
+
+    text = str(message)
+    if outcome.kind in REFUSALS:
+        assert message["type"] in ("error", "next"), message
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == [outcome.kind], message
+    else:
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        if outcome.count is not None:
+            assert at(message["payload"]["data"], row.count) == outcome.count, message
+    check_texts(outcome, identity, text)
+
+
+def test_matrix_covers_every_operation() -> None:
+    """Every root field of the exported schema (queries, mutations, subscriptions) has a row."""
+    sdl = build_schema((Path(__file__).parents[2] / "schema.graphql").read_text())
+    covered: set[str] = set()
+    for row in [*READ_ROWS, *MUTATION_ROWS, *SUBSCRIPTION_ROWS]:
+        (operation,) = parse(row.document).definitions
+        assert isinstance(operation, OperationDefinitionNode)
+        covered |= {
+            s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)
+        }
+    roots = (sdl.query_type, sdl.mutation_type, sdl.subscription_type)
+    expected = {name for root in roots if root is not None for name in root.fields}
+    assert expected - covered == set()

@@ -1,0 +1,345 @@
+"""A small seeded world for the security tests: two organizations, seven identities, and tickets
+whose every text is a unique, searchable marker, so a leak shows up in the raw response text.
+
+| ticket             | customer       | organization | holds                                   |
+|--------------------|----------------|--------------|-----------------------------------------|
+| `ticket`           | customer       | org          | a reply, an internal note, metadata     |
+| `other_ticket`     | other_customer | org          | a public reply; assigned to the agent   |
+| `other_org_ticket` | customer       | other_org    | nothing more                            |
+
+`ticket`'s seeded history: created (public), response added (public), priority changed
+(public), metadata changed (staff-only) and note added (staff-only).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from models import (
+    Base,
+    Customer,
+    Organization,
+    Priority,
+    Status,
+    Team,
+    TeamMember,
+    TeamRole,
+    Ticket,
+    TicketHistory,
+    TicketResponse,
+)
+from models.enums import ActorType, HistoryAction
+from tests.conftest import Stack
+from tests.factories import (
+    INTERNAL_MARKER,
+    METADATA_MARKER,
+    add_response,
+    create_customer,
+    create_member,
+    create_organization,
+    create_team,
+    create_ticket,
+)
+from tests.graphql import execute, global_id
+
+# --- texts: each one unique, each a plain word that full-text search can match -------------
+
+ORG_NAME = "Acmeorgname"
+OTHER_ORG_NAME = "Globexorgname"
+TEAM_NAME = "Billingteamname"
+OTHER_TEAM_NAME = "Elsewhereteamname"
+
+CUSTOMER_NAME = "Cora Ownercustomer"
+CUSTOMER_EMAIL = "cora-customer-email@customer.example"
+OTHER_CUSTOMER_NAME = "Otto Othercustomer"
+OTHER_CUSTOMER_EMAIL = "otto-othercustomer-email@customer.example"
+
+AGENT_NAME = "Agnes Agentperson"
+AGENT_EMAIL = "agnes-staffemailmarker@acme.example"
+AGENT2_NAME = "Aiden Secondagent"
+AGENT2_EMAIL = "aiden-staffemailmarker@acme.example"
+ADMIN_NAME = "Adam Adminperson"
+ADMIN_EMAIL = "adam-staffemailmarker@acme.example"
+OTHER_AGENT_NAME = "Olga Otheragent"
+OTHER_AGENT_EMAIL = "olga-staffemailmarker@globex.example"
+OTHER_ADMIN_NAME = "Oscar Otheradmin"
+OTHER_ADMIN_EMAIL = "oscar-staffemailmarker@globex.example"
+STAFF_EMAILS = (AGENT_EMAIL, AGENT2_EMAIL, ADMIN_EMAIL, OTHER_AGENT_EMAIL, OTHER_ADMIN_EMAIL)
+
+OWN_TITLE = "Ownticketprinter is on fire"
+OWN_DESCRIPTION = "Ownticketdescription smoke everywhere"
+PUBLIC_REPLY = "Publicreplyword we are on it"
+# Both the factories' marker and a plain word, so that search has something to find.
+INTERNAL_NOTE_WORD = "quokkainternalnote"
+INTERNAL_NOTE = f"{INTERNAL_MARKER} {INTERNAL_NOTE_WORD} customer seems to be lying"
+METADATA = {"note": METADATA_MARKER, "crm": "zebrametadatamarker"}
+METADATA_WORD = "zebrametadatamarker"
+OTHER_TITLE = "Othercustomerticket billing mixup"
+OTHER_DESCRIPTION = "Othercustomerdescription charged twice"
+OTHER_REPLY = "Othercustomerreply refund coming"
+OTHER_ORG_TITLE = "Otherorgticket vpn broken"
+
+# Texts only staff of `org` may ever read.
+STAFF_ONLY_TEXTS = (
+    INTERNAL_MARKER,
+    INTERNAL_NOTE_WORD,
+    METADATA_MARKER,
+    METADATA_WORD,
+    *STAFF_EMAILS,
+)
+
+IDENTITIES = (
+    "anonymous",
+    "customer",
+    "other-customer",
+    "agent",
+    "other-agent",
+    "admin",
+    "other-admin",
+)
+CUSTOMERS = ("customer", "other-customer")
+
+Person = Customer | TeamMember
+
+
+@dataclass
+class World:
+    org: Organization
+    other_org: Organization
+    team: Team
+    other_team: Team
+    admin: TeamMember
+    agent: TeamMember
+    agent2: TeamMember
+    other_agent: TeamMember
+    other_admin: TeamMember
+    customer: Customer
+    other_customer: Customer
+    ticket: Ticket
+    public_reply: TicketResponse
+    internal_note: TicketResponse
+    public_history: TicketHistory
+    internal_history: TicketHistory
+    note_history: TicketHistory
+    other_ticket: Ticket
+    other_reply: TicketResponse
+    other_org_ticket: Ticket
+
+    def person(self, identity: str) -> Person | None:
+        """The caller behind an identity name (None: anonymous)."""
+        if identity == "anonymous":
+            return None
+        found: Person = getattr(self, identity.replace("-", "_"))
+        return found
+
+
+def gid(row: Any) -> str:
+    """The global id of a model row."""
+    type_name = {
+        "TicketResponse": "Response",
+        "TicketHistory": "HistoryEntry",
+    }.get(type(row).__name__, type(row).__name__)
+    return global_id(type_name, row.id)
+
+
+def history(
+    ticket: Ticket,
+    actor: Person,
+    action: HistoryAction,
+    field: str | None = None,
+    old: str | None = None,
+    new: str | None = None,
+    *,
+    internal: bool = False,
+) -> TicketHistory:
+    return TicketHistory(
+        ticket_id=ticket.id,
+        organization_id=ticket.organization_id,
+        actor_type=ActorType.CUSTOMER if isinstance(actor, Customer) else ActorType.TEAM_MEMBER,
+        actor_id=actor.id,
+        action=action,
+        field_name=field,
+        old_value=old,
+        new_value=new,
+        is_internal=internal,
+    )
+
+
+async def build_world(session: AsyncSession) -> World:
+    """Seed the world and commit it."""
+    org = await create_organization(session, name=ORG_NAME)
+    other_org = await create_organization(session, name=OTHER_ORG_NAME)
+    team = await create_team(session, org, name=TEAM_NAME)
+    other_team = await create_team(session, other_org, name=OTHER_TEAM_NAME)
+    admin = await create_member(
+        session, org, TeamRole.ADMIN, name=ADMIN_NAME, email=ADMIN_EMAIL, team_id=team.id
+    )
+    agent = await create_member(session, org, name=AGENT_NAME, email=AGENT_EMAIL, team_id=team.id)
+    agent2 = await create_member(session, org, name=AGENT2_NAME, email=AGENT2_EMAIL)
+    other_agent = await create_member(
+        session, other_org, name=OTHER_AGENT_NAME, email=OTHER_AGENT_EMAIL
+    )
+    other_admin = await create_member(
+        session, other_org, TeamRole.ADMIN, name=OTHER_ADMIN_NAME, email=OTHER_ADMIN_EMAIL
+    )
+    customer = await create_customer(session, name=CUSTOMER_NAME, email=CUSTOMER_EMAIL)
+    other_customer = await create_customer(
+        session, name=OTHER_CUSTOMER_NAME, email=OTHER_CUSTOMER_EMAIL
+    )
+
+    ticket = await create_ticket(
+        session,
+        org,
+        customer,
+        title=OWN_TITLE,
+        description=OWN_DESCRIPTION,
+        team_id=team.id,
+        tags=["printer"],
+        metadata_=METADATA,
+    )
+    public_reply = await add_response(session, ticket, agent, PUBLIC_REPLY)
+    internal_note = await add_response(session, ticket, agent, INTERNAL_NOTE, internal=True)
+    public_history = history(
+        ticket, agent, HistoryAction.FIELD_CHANGED, "priority", "low", "medium"
+    )
+    internal_history = history(
+        ticket,
+        agent,
+        HistoryAction.FIELD_CHANGED,
+        "metadata",
+        "{}",
+        json.dumps(METADATA, sort_keys=True),
+        internal=True,
+    )
+    note_history = history(
+        ticket,
+        agent,
+        HistoryAction.NOTE_ADDED,
+        "response",
+        None,
+        str(internal_note.id),
+        internal=True,
+    )
+    session.add_all(
+        [
+            history(ticket, customer, HistoryAction.CREATED),
+            history(
+                ticket, agent, HistoryAction.RESPONSE_ADDED, "response", None, str(public_reply.id)
+            ),
+            public_history,
+            internal_history,
+            note_history,
+        ]
+    )
+
+    other_ticket = await create_ticket(
+        session,
+        org,
+        other_customer,
+        title=OTHER_TITLE,
+        description=OTHER_DESCRIPTION,
+        priority=Priority.HIGH,
+        assignee_id=agent.id,
+    )
+    other_reply = await add_response(session, other_ticket, agent, OTHER_REPLY)
+    session.add(history(other_ticket, other_customer, HistoryAction.CREATED))
+
+    other_org_ticket = await create_ticket(
+        session, other_org, customer, title=OTHER_ORG_TITLE, status=Status.OPEN
+    )
+    session.add(history(other_org_ticket, customer, HistoryAction.CREATED))
+    await session.flush()
+    await session.commit()
+    return World(
+        org=org,
+        other_org=other_org,
+        team=team,
+        other_team=other_team,
+        admin=admin,
+        agent=agent,
+        agent2=agent2,
+        other_agent=other_agent,
+        other_admin=other_admin,
+        customer=customer,
+        other_customer=other_customer,
+        ticket=ticket,
+        public_reply=public_reply,
+        internal_note=internal_note,
+        public_history=public_history,
+        internal_history=internal_history,
+        note_history=note_history,
+        other_ticket=other_ticket,
+        other_reply=other_reply,
+        other_org_ticket=other_org_ticket,
+    )
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Delete every row. For a world this small, DELETE takes a few milliseconds where the
+    suite's TRUNCATE ... RESTART IDENTITY takes 100-200 ms on PostgreSQL; the modules that use
+    this still TRUNCATE once at their end, so identities restart for the tests after them."""
+    async with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+
+
+# --- calling the API ---------------------------------------------------------------------------
+
+
+def token_of(db: Stack, person: Person | None) -> str | None:
+    return None if person is None else db.token(person.user_id)
+
+
+async def call(
+    db: Stack, person: Person | None, document: str, variables: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], str]:
+    """One operation as `person` (None: anonymous): the parsed body and its raw text."""
+    async with db.client(token_of(db, person)) as client:
+        response = await client.post(
+            "/graphql", json={"query": document, "variables": variables or {}}
+        )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body, response.text
+
+
+async def call_ok(
+    db: Stack, person: Person | None, document: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One operation that must succeed without any error; its data."""
+    async with db.client(token_of(db, person)) as client:
+        body = await execute(client, document, variables)
+    assert "errors" not in body, body["errors"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def database_state(db: Stack) -> dict[str, Any]:
+    """What a refused mutation must leave alone: every ticket's fields and the row counts."""
+    async with db.sessionmaker() as session:
+        tickets = (await session.scalars(select(Ticket).order_by(Ticket.id))).all()
+        counts = {
+            model.__tablename__: await session.scalar(select(func.count()).select_from(model))
+            for model in (Ticket, TicketResponse, TicketHistory)
+        }
+        columns = (
+            "title",
+            "description",
+            "status",
+            "priority",
+            "assignee_id",
+            "team_id",
+            "tags",
+            "metadata_",
+            "version",
+            "updated_at",
+        )
+        return {
+            "counts": counts,
+            "tickets": {t.id: {c: getattr(t, c) for c in columns} for t in tickets},
+        }
