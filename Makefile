@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck schema migrate seed clean
+.PHONY: run test bench bench-scale lint typecheck schema migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -35,6 +35,14 @@ test: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/helpdesk schema check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The benchmark against a raw floor (needs PostgreSQL and Redis on localhost); see docs/PERFORMANCE.md
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## The same plus W7: a 1M-ticket database (adds a few minutes for seeding)
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run --scale $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -55,7 +55,9 @@ W2 = """query W2($after: String) { tickets(first: 50, after: $after) {
 } }"""
 W3 = """query W3 { tickets(first: 20) { nodes { id number title status updatedAt } } }"""
 W4 = """mutation W4($id: ID!, $status: TicketStatus!) {
-  updateTicket(input: {id: $id, status: $status}) { ticket { id status version } userErrors { code } }
+  updateTicket(input: {id: $id, status: $status}) {
+    ticket { id status version } userErrors { code }
+  }
 }"""
 W5 = """mutation W5($id: ID!, $body: String!) {
   addResponse(input: {ticketId: $id, body: $body}) { response { id createdAt } userErrors { code } }
@@ -157,8 +159,8 @@ async def load_fixtures(name: str, secret: str) -> Fixtures:
         customers = [
             (r["id"], r["user_id"])
             for r in await conn.fetch(
-                "SELECT DISTINCT c.id, c.user_id FROM customers c JOIN tickets t ON t.customer_id = c.id"
-                " LIMIT 1000"
+                "SELECT DISTINCT c.id, c.user_id FROM customers c"
+                " JOIN tickets t ON t.customer_id = c.id LIMIT 1000"
             )
         ]
         pages: dict[int, list[tuple[dt.datetime, int] | None]] = {}
@@ -174,12 +176,6 @@ async def load_fixtures(name: str, secret: str) -> Fixtures:
     finally:
         await conn.close()
     return Fixtures(secret, tickets, working, open_tickets, agents, customers, pages)
-
-
-def graphql(fx: Fixtures, subject: str, query: str, variables: dict[str, Any]) -> Request:
-    body = orjson.dumps({"query": query, "variables": variables})
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {fx.token(subject)}"}
-    return "POST", "/graphql", body, headers
 
 
 def app_cursor(position: tuple[dt.datetime, int] | None) -> str | None:
@@ -231,7 +227,8 @@ class Workloads:
             if floor:
                 query = f"/w2?org={org}"
                 if position is not None:
-                    query += f"&after_ts={position[0].isoformat().replace('+', '%2B')}&after_id={position[1]}"
+                    stamp = position[0].isoformat().replace("+", "%2B")
+                    query += f"&after_ts={stamp}&after_id={position[1]}"
                 return "GET", query, b"", {}
             return self._gql(self._agent(org)[1], W2, {"after": app_cursor(position)})
 
@@ -393,7 +390,7 @@ async def fan_out(fx: Fixtures, subscribers: int, rate: float, seconds: float) -
         await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
     await connection.close()
     deadline = time.monotonic() + 10
-    while sum(received) < sent * subscribers and time.monotonic() < deadline:
+    while sum(received) < sent * subscribers and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     for task in tasks:
         task.cancel()
@@ -408,6 +405,48 @@ async def fan_out(fx: Fixtures, subscribers: int, rate: float, seconds: float) -
         "p99": p99,
         "max": worst,
     }
+
+
+def report(
+    args: argparse.Namespace,
+    plan: list[Any],
+    results: dict[str, tuple[Stats, Stats | None]],
+    fan: dict[str, Any],
+    scale: list[str],
+) -> None:
+    t = args.tickets
+    print()
+    print(
+        f"Dataset: {t:,} tickets, {t * 5:,} responses, {t * 3:,} history rows,"
+        f" {dataset.AGENTS} agents, {dataset.CUSTOMERS:,} customers,"
+        f" {dataset.ORGANIZATIONS} organizations"
+    )
+    print(
+        f"Pinning: API and floor servers on CPU {SERVER_CPU} (sched_setaffinity, one process"
+        f" each, one after the other); load generator on CPU {LOAD_CPU};"
+        " PostgreSQL and Redis unpinned."
+    )
+    print(
+        f"Load: closed loop, {args.connections} connections, {args.duration:.0f} s per workload"
+        " after 1 s warm-up; every response checked (HTTP 200, no errors; writes: no userErrors)."
+    )
+    print()
+    print(
+        f"{'workload':<26} {'API rps':>8} {'p50 ms':>7} {'p99 ms':>7} {'floor rps':>8}"
+        f" {'p50 ms':>7} {'p99 ms':>7} {'ratio':>7} {'target':>9} {'errors':>6}"
+    )
+    for label, _, target, _ in plan:
+        app, floor = results[label]
+        print(row(label, app, floor, target))
+    print(
+        f"W6 fan-out: {args.subscribers} subscribers, {args.rate:.0f} mutations/s for"
+        f" {args.fanout_seconds:.0f} s: delivered {fan['delivered']:,}/{fan['expected']:,}"
+        f" ({fan['complete']}/{args.subscribers} subscribers got every event);"
+        f" commit-to-receipt p50 {fan['p50']:.1f} ms, p99 {fan['p99']:.1f} ms,"
+        f" max {fan['max']:.1f} ms (target p99 < 250 ms)"
+    )
+    for line in scale:
+        print(line)
 
 
 def row(name: str, app: Stats, floor: Stats | None, target: str) -> str:
@@ -480,39 +519,13 @@ async def main_async(args: argparse.Namespace) -> None:
                     duration=args.duration,
                 )
                 small = results[next(k for k in results if k.startswith(label))][0]
+                before, after = small.percentile(0.5), at_1m.percentile(0.5)
                 scale.append(
-                    f"W7 {label}: p50 {small.percentile(0.5):.1f} ms at {args.tickets:,} vs {at_1m.percentile(0.5):.1f} ms at 1M"
-                    f" ({at_1m.percentile(0.5) / small.percentile(0.5):.2f}x, target <= 1.5x); rps {small.rps:.0f} vs {at_1m.rps:.0f}"
+                    f"W7 {label}: p50 {before:.1f} ms at {args.tickets:,} tickets vs"
+                    f" {after:.1f} ms at 1M ({after / before:.2f}x, target <= 1.5x);"
+                    f" rps {small.rps:.0f} vs {at_1m.rps:.0f}"
                 )
-
-    print()
-    print(
-        f"Dataset: {args.tickets:,} tickets, {args.tickets * 5:,} responses, {args.tickets * 3:,} history rows,"
-        f" {dataset.AGENTS} agents, {dataset.CUSTOMERS:,} customers, {dataset.ORGANIZATIONS} organizations"
-    )
-    print(
-        f"Pinning: API and floor servers on CPU {SERVER_CPU} (sched_setaffinity, one process each, run one"
-        f" after the other); load generator on CPU {LOAD_CPU}; PostgreSQL and Redis unpinned."
-    )
-    print(
-        f"Load: closed loop, {args.connections} connections, {args.duration:.0f} s per workload after 1 s warm-up;"
-        " every response checked (HTTP 200, no errors; writes: no userErrors)."
-    )
-    print()
-    print(
-        f"{'workload':<26} {'API rps':>8} {'p50 ms':>7} {'p99 ms':>7} {'floor rps':>8} {'p50 ms':>7} {'p99 ms':>7}"
-        f" {'ratio':>7} {'target':>9} {'errors':>6}"
-    )
-    for label, _, target, _ in plan:
-        app, floor = results[label]
-        print(row(label, app, floor, target))
-    print(
-        f"W6 fan-out: {args.subscribers} subscribers, {args.rate:.0f} mutations/s for {args.fanout_seconds:.0f} s:"
-        f" delivered {fan['delivered']:,}/{fan['expected']:,} ({fan['complete']}/{args.subscribers} subscribers got every event);"
-        f" commit-to-receipt p50 {fan['p50']:.1f} ms, p99 {fan['p99']:.1f} ms, max {fan['max']:.1f} ms (target p99 < 250 ms)"
-    )
-    for line in scale:
-        print(line)
+    report(args, plan, results, fan, scale)
     failures = [
         f
         for app, floor in results.values()
