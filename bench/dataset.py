@@ -63,7 +63,7 @@ async def build(conn: asyncpg.Connection, tickets: int) -> None:
                SELECT o, g, 'Ticket ' || g || ': printer ' || (g % 97) || ' is on fire',
                       'Details of problem ' || g || ' as the customer wrote them.',
                       ($2::text[])[g % 5 + 1], ($3::text[])[g % 4 + 1],
-                      (g * 7919) % $4 + 1,
+                      (g::bigint * 7919) % $4 + 1,
                       CASE WHEN g % 4 = 0 THEN NULL ELSE (o - 1) * $5 + 2 + g % ($5 - 1) END,
                       (o - 1) * $6 + g % $6 + 1,
                       '["bench"]'::jsonb, '{"source": "bench"}'::jsonb, 1,
