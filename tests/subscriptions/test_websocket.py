@@ -199,3 +199,13 @@ async def test_token_nested_in_headers_is_accepted(db: Stack, world: World) -> N
         event = (await client.next_data())["data"]["ticketEvents"]
 
     assert event["ticket"]["status"] == "IN_PROGRESS"
+
+
+async def test_oversized_websocket_message_closes_the_socket(db: Stack, world: World) -> None:
+    token = db.token(world.agent.user_id)
+    async with serving(db.app) as url, GraphQLWebSocket.connect(url, token) as client:
+        await client.subscribe("subscription { ticketEvents { cursor } }" + " " * 70_000)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await client.receive(within=5)
+
+    assert closed.value.rcvd.code == 1009  # message too big
