@@ -439,8 +439,9 @@ def report(
         app, floor = results[label]
         print(row(label, app, floor, target))
     print(
-        f"W6 fan-out: {args.subscribers} subscribers, {args.rate:.0f} mutations/s for"
-        f" {args.fanout_seconds:.0f} s: delivered {fan['delivered']:,}/{fan['expected']:,}"
+        f"W6 fan-out: {args.subscribers} subscribers, {args.rate:.0f} mutations/s asked,"
+        f" {fan['sent'] / args.fanout_seconds:.1f}/s achieved for {args.fanout_seconds:.0f} s:"
+        f" delivered {fan['delivered']:,}/{fan['expected']:,}"
         f" ({fan['complete']}/{args.subscribers} subscribers got every event);"
         f" commit-to-receipt p50 {fan['p50']:.1f} ms, p99 {fan['p99']:.1f} ms,"
         f" max {fan['max']:.1f} ms (target p99 < 250 ms)"
