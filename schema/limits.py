@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -26,12 +27,11 @@ from graphql import (
     ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    ValidationRule,
     VariableNode,
 )
 from graphql.type.definition import GraphQLType, get_named_type
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 
@@ -49,13 +49,82 @@ class QueryLimits:
 
 def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
     rules: list[type[ASTValidationRule]] = [
-        depth_validator(limits.max_depth, None, None),
-        alias_validator(limits.max_aliases),
+        document_size_rule(limits.max_depth, limits.max_aliases)
     ]
     return [
         lambda: MaxTokensLimiter(limits.max_tokens),
         lambda: AddValidationRules(rules),
     ]
+
+
+def document_size_rule(max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
+    """One validation rule for depth and aliases, linear in the document's size.
+
+    Strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every fragment spread again
+    at each use, so a few hundred bytes of fragments spreading fragments take seconds; here
+    each fragment is measured once.
+    """
+
+    class DocumentSize(ValidationRule):
+        def enter_document(self, node: DocumentNode, *_: Any) -> None:
+            measure = _Shape(node)
+            for definition in node.definitions:
+                if not isinstance(definition, OperationDefinitionNode):
+                    continue
+                name = definition.name.value if definition.name else "anonymous"
+                depth, aliases = measure.selection(definition.selection_set)
+                if depth > max_depth:
+                    self.report_error(
+                        GraphQLError(f"'{name}' exceeds maximum operation depth of {max_depth}")
+                    )
+                if aliases > max_aliases:
+                    self.report_error(
+                        GraphQLError(
+                            f"{aliases} aliases found. Allowed: {max_aliases}",
+                        )
+                    )
+
+    return DocumentSize
+
+
+class _Shape:
+    """Depth (introspection fields aside) and alias count of selections, fragments memoized."""
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.memo: dict[str, tuple[int, int]] = {}
+        self.visiting: set[str] = set()
+
+    def selection(self, selection_set: SelectionSetNode | None) -> tuple[int, int]:
+        if selection_set is None:
+            return 0, 0
+        depth, aliases = 0, 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                inner_depth, inner_aliases = self.selection(node.selection_set)
+                if not node.name.value.startswith("__"):
+                    depth = max(depth, 1 + inner_depth)
+                aliases += inner_aliases + (1 if node.alias else 0)
+            elif isinstance(node, InlineFragmentNode):
+                inner_depth, inner_aliases = self.selection(node.selection_set)
+                depth, aliases = max(depth, inner_depth), aliases + inner_aliases
+            elif isinstance(node, FragmentSpreadNode):
+                inner_depth, inner_aliases = self.fragment(node.name.value)
+                depth, aliases = max(depth, inner_depth), aliases + inner_aliases
+        return depth, aliases
+
+    def fragment(self, name: str) -> tuple[int, int]:
+        if name in self.memo:
+            return self.memo[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.visiting:
+            return 0, 0  # unknown or cyclic: the standard rules report those
+        self.visiting.add(name)
+        self.memo[name] = self.selection(fragment.selection_set)
+        self.visiting.discard(name)
+        return self.memo[name]
 
 
 def cost_extension(limits: QueryLimits) -> Callable[[], SchemaExtension]:
@@ -127,6 +196,7 @@ class _CostEstimator:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         self._visiting: set[str] = set()
+        self._fragment_costs: dict[str, int] = {}
 
     def selection(self, parent: Any, selection_set: SelectionSetNode | None) -> int:
         if selection_set is None:
@@ -144,10 +214,14 @@ class _CostEstimator:
                 fragment = self.fragments.get(name)
                 if fragment is None or name in self._visiting:
                     continue
-                self._visiting.add(name)
-                target = self.schema.get_type(fragment.type_condition.name.value) or parent
-                total += self.selection(target, fragment.selection_set)
-                self._visiting.discard(name)
+                if name not in self._fragment_costs:
+                    # Memoized: fragments spreading fragments twice per level would otherwise
+                    # make costing exponential in the nesting.
+                    self._visiting.add(name)
+                    target = self.schema.get_type(fragment.type_condition.name.value) or parent
+                    self._fragment_costs[name] = self.selection(target, fragment.selection_set)
+                    self._visiting.discard(name)
+                total += self._fragment_costs[name]
         return total
 
     def field(self, parent: Any, node: FieldNode) -> int:

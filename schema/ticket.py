@@ -24,6 +24,7 @@ from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError
 from resolvers.pagination import Page, PageRequest, page_from_window
 from resolvers.ticket import HISTORY_ORDER, RESPONSE_ORDER, ChildPage
+from resolvers.validation import storable_text
 from schema.context import Info
 from schema.enums import HistoryAction, TicketPriority, TicketStatus
 from schema.ids import decode_filter_id, decode_id, decode_ids, encode_id
@@ -309,6 +310,9 @@ class TicketFilter:
     )
 
     def to_filter(self) -> tickets.TicketFilter:
+        for text in [self.search or "", *(self.tags or [])]:
+            if not storable_text(text):
+                raise BadUserInputError("search and tags must be valid Unicode text without NUL")
         for name in ("created_after", "created_before", "updated_after", "updated_before"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:

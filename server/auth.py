@@ -9,6 +9,7 @@ from typing import Any
 import jwt
 from anyio import to_thread
 
+from resolvers.validation import storable_text
 from server.settings import Settings
 
 logger = logging.getLogger("helpdesk.auth")
@@ -87,8 +88,13 @@ class TokenVerifier:
             raise AuthenticationError("the token's signing key is not known") from None
         except jwt.InvalidTokenError as exc:
             raise AuthenticationError(f"invalid token: {exc}") from None
-        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-            raise AuthenticationError("invalid token: sub must be a non-empty string")
+        subject = claims.get("sub")
+        if (
+            not isinstance(subject, str)
+            or not 0 < len(subject) <= 255
+            or not storable_text(subject)
+        ):
+            raise AuthenticationError("invalid token: sub must be a short, non-empty string")
         return claims
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -194,6 +196,27 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             await context.close()
         await response(scope, receive, send)
 
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON (not UTF-8)") from exc
+        except (AttributeError, TypeError) as exc:
+            # A JSON body that is not an object (null, a number, a string).
+            raise HTTPException(400, "the request body must be a JSON object") from exc
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        data = kwargs.get("request_data")
+        if data is not None and not all(
+            isinstance(value, str | None) for value in (data.query, data.operation_name)
+        ):
+            raise HTTPException(400, "query and operationName must be strings")
+        if data is not None and _is_subscription(data.query, data.operation_name):
+            raise HTTPException(
+                400, "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"
+            )
+        return await super().execute_single(*args, **kwargs)
+
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
         """`receive` that refuses bodies over MAX_BODY_BYTES (declared or actually sent)."""
         limit = self._settings.max_body_bytes
@@ -275,6 +298,23 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         # Text, not bytes: the WebSocket adapter sends bytes as binary frames, which
         # graphql-ws clients refuse.
         return orjson.dumps(data).decode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_subscription(query: str | None, operation_name: str | None) -> bool:
+    """Whether the operation a plain HTTP request would run is a subscription."""
+    if not query:
+        return False
+    try:
+        document = parse(query, no_location=True, max_tokens=10_000)
+    except GraphQLError:
+        return False  # Strawberry answers the syntax error itself
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    for operation in operations:
+        named = operation.name.value if operation.name else None
+        if operation_name in (None, named) and operation.operation == OperationType.SUBSCRIPTION:
+            return True
+    return False
 
 
 def _client_address(request: Request) -> str:
