@@ -176,3 +176,9 @@ async def test_rs256_tokens_verified_against_jwks(db: Stack, customer, jwks_serv
             await post_me(db, f"Bearer {unknown_kid}", app), 401, "UNAUTHENTICATED", "key"
         )
         assert_rejected(await post_me(db, f"Bearer {hs256}", app), 401, "UNAUTHENTICATED", "key")
+
+
+async def test_a_subject_that_is_not_unicode_is_refused(db: Stack) -> None:
+    token = jwt.encode(claims("\ud800"), "test-secret-" + "x" * 40, "HS256")
+
+    assert_rejected(await post_me(db, f"Bearer {token}"), 401, "UNAUTHENTICATED", "sub")

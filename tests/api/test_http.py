@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -199,3 +200,38 @@ async def test_rate_limit_answers_429_with_a_retry_hint(db: Stack) -> None:
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert 1 <= error["extensions"]["retryAfter"] <= 60
     assert refused.headers["retry-after"] == str(error["extensions"]["retryAfter"])
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"null", "must be a JSON object"),
+        (b"42", "must be a JSON object"),
+        (b"\x80", "not UTF-8"),
+        (b'{"query": "{ __typename }", "operationName": []}', "must be strings"),
+        (b'{"query": "subscription { ticketEvents { cursor } }"}', "WebSocket"),
+    ],
+    ids=["null", "number", "not-utf8", "operation-name-list", "subscription-over-http"],
+)
+async def test_odd_bodies_get_400_not_500(db: Stack, content: bytes, says: str) -> None:
+    async with db.client() as client:
+        response = await client.post(
+            "/graphql", content=content, headers={"Content-Type": "application/json"}
+        )
+
+    assert response.status_code == 400, response.text
+    assert says in response.json()["errors"][0]["message"]
+
+
+async def test_fragments_spreading_fragments_are_measured_quickly(db: Stack) -> None:
+    fragments = ["fragment F0 on Ticket { id title }"] + [
+        f"fragment F{i} on Ticket {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, 25)
+    ]
+    query = "query { tickets { nodes { ...F24 } } } " + " ".join(fragments)
+    async with db.client() as client:
+        started = time.perf_counter()
+        response = await client.post("/graphql", json={"query": query})
+        elapsed = time.perf_counter() - started
+
+    assert response.status_code == 200
+    assert elapsed < 1.0
