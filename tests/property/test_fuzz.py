@@ -253,7 +253,7 @@ async def test_random_documents(
     await send(app, world, db, caller, encode_operation(document), what=repr(document))
 
 
-@budget(200)
+@budget(120)
 @given(
     caller=st.sampled_from(CALLERS),
     document=st.sampled_from(CORPUS),
@@ -355,7 +355,7 @@ def fragment_fan_out(levels: int, shape: str = "plain") -> str:
     return f"{{ ...F{levels} }} " + " ".join(fragments)
 
 
-@budget(60)
+@budget(30)
 @given(
     caller=st.sampled_from(CALLERS),
     field=st.sampled_from(ALIASED_FIELDS),
@@ -375,7 +375,7 @@ async def test_many_aliases(
 FAST_ENOUGH_SECONDS = 1.0
 
 
-@budget(30)
+@budget(20)
 @given(
     caller=st.sampled_from(CALLERS),
     levels=st.integers(1, 60),
@@ -398,7 +398,7 @@ async def test_fragment_fan_out_is_answered_quickly(
     assert elapsed < FAST_ENOUGH_SECONDS, f"{len(document)} bytes, {what}: {elapsed:.1f} s"
 
 
-@budget(200)
+@budget(120)
 @given(
     caller=st.sampled_from(CALLERS),
     document=st.sampled_from(CORPUS),

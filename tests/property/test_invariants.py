@@ -442,7 +442,7 @@ async def run_sequence(db: Stack, app: Starlette, ops: list[Op]) -> None:
         target(writes, label="successful writes")
 
 
-@budget(25)
+@budget(20)
 @given(ops=operations)
 @example(
     ops=[
