@@ -23,3 +23,12 @@ def test_readme_example_is_valid(document: str) -> None:
     errors = validate(schema._schema, parse(document))
 
     assert errors == [], [e.message for e in errors]
+
+
+def test_every_setting_is_documented() -> None:
+    settings_source = (README.parent / "server" / "settings.py").read_text()
+    variables = set(re.findall(r'env\.get\("([A-Z_]+)"', settings_source))
+    readme = README.read_text()
+
+    assert len(variables) > 15
+    assert {v for v in variables if f"`{v}`" not in readme} == set()
