@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,11 +52,6 @@ async def _write(
         return await ctx.write(use_case), []
     except UserInputError as exc:
         return None, _errors(exc)
-
-
-def _json(value: Any) -> Any:
-    """JSON arrives as plain Python values; the use case checks its shape."""
-    return value
 
 
 def _given(value: Any) -> Any:
@@ -238,7 +233,8 @@ class TicketMutation:
             else decode_id(input.customer_id, "Customer"),
             team_id=None if input.team_id is None else decode_id(input.team_id, "Team"),
             tags=input.tags or (),
-            metadata=_json(input.metadata),
+            # JSON arrives as plain Python values; the use case checks its shape.
+            metadata=cast(Any, input.metadata),
             idempotency_key=input.idempotency_key,
         )
         ticket, errors = await _write(info, lambda s: writes.create_ticket(s, actor, data))

@@ -237,8 +237,9 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
 
     async def _rate_limited(self, request: Request, actor: Actor) -> Response | None:
         """A 429 once the caller (user, or address when anonymous) is over its minute budget."""
-        key = f"user:{actor.user_id}" if actor.user_id else f"ip:{_client_address(request)}"
-        retry_after = await self._runtime.get().rate_limiter.hit(key)
+        retry_after = await self._runtime.get().rate_limiter.hit(
+            _rate_key(actor, f"ip:{_client_address(request)}")
+        )
         if retry_after is None:
             return None
         seconds = max(1, math.ceil(retry_after))
@@ -276,8 +277,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             context.actor = await self.authenticate(context, authorization)
         except AuthenticationError as exc:
             raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from None
-        key = f"user:{context.actor.user_id}" if context.actor.user_id else "ws-anonymous"
-        if await self._runtime.get().rate_limiter.hit(key) is not None:
+        limiter = self._runtime.get().rate_limiter
+        if await limiter.hit(_rate_key(context.actor, "ws-anonymous")) is not None:
             raise ConnectionRejectionError(
                 {"message": "rate limit exceeded", "code": "RATE_LIMITED"}
             )
@@ -315,6 +316,11 @@ def _is_subscription(query: str | None, operation_name: str | None) -> bool:
         if operation_name in (None, named) and operation.operation == OperationType.SUBSCRIPTION:
             return True
     return False
+
+
+def _rate_key(actor: Actor, anonymous: str) -> str:
+    """Whose budget a request spends: the user's, or the given key for anonymous callers."""
+    return f"user:{actor.user_id}" if actor.user_id else anonymous
 
 
 def _client_address(request: Request) -> str:

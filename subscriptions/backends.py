@@ -162,6 +162,15 @@ async def _close_quietly(pubsub: Any, client: aioredis.Redis) -> None:
             await closer()
 
 
+class InProcessBackend(MemoryBackend):
+    """broadcaster's memory backend, delivering every channel (like our Redis pattern
+    subscription) instead of only channels subscribed one by one: routing is the hub's job."""
+
+    async def next_published(self) -> Event:
+        event: Event = await self._published.get()
+        return event
+
+
 def _redact(url: str) -> str:
     parsed = urlparse(url)
     return parsed._replace(netloc=parsed.hostname or "").geturl() if parsed.password else url
@@ -171,7 +180,7 @@ def create_backend(url: str) -> BroadcastBackend:
     """memory:// (one process) or redis:// / rediss:// (all instances)."""
     scheme = urlparse(url).scheme
     if scheme == "memory":
-        return MemoryBackend(url)
+        return InProcessBackend(url)
     if scheme in ("redis", "rediss"):
         return ResilientRedisBackend(url)
     raise ValueError(f"unsupported BROADCAST_URL scheme {scheme!r}: use memory:// or redis://")

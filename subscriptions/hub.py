@@ -93,7 +93,6 @@ class EventHub:
 
     async def connect(self) -> None:
         await self.backend.connect()
-        # The memory backend only delivers channels it was told about; Redis takes a pattern.
         self._listener = asyncio.create_task(self._listen(), name="helpdesk-event-hub")
 
     async def disconnect(self) -> None:
@@ -121,7 +120,6 @@ class EventHub:
         for envelope in envelopes:
             channel = organization_channel(envelope.organization_id)
             try:
-                await self.backend.subscribe(channel)  # memory backend: make it deliverable
                 await self.backend.publish(channel, envelope.to_json())
                 self.published += 1
             except Exception:
