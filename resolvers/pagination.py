@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import BadUserInputError
+from resolvers.validation import utc_instant
 
 T = TypeVar("T")
 
@@ -83,9 +84,7 @@ def decode_cursor(key: SortKey, cursor: str) -> tuple[Any, int]:
         if name != key.name or not _is_id(row_id):
             raise ValueError("not this ordering")
         if key.timestamp:
-            value = dt.datetime.fromisoformat(value)
-            if value.tzinfo is None:
-                raise ValueError("naive")
+            value = utc_instant(dt.datetime.fromisoformat(value))
         elif not _is_id(value) and not (isinstance(value, int) and 0 <= value <= MAX_ID):
             raise ValueError("value")
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):

@@ -22,7 +22,7 @@ from resolvers.errors import BadUserInputError, UnauthenticatedError
 from resolvers.events import TicketChange, load_changes
 from schema.context import Context, Info, Scope, act_as
 from schema.enums import TicketPriority, TicketStatus
-from schema.ids import decode_id, decode_ids
+from schema.ids import decode_id, decode_ids, row_id
 from schema.stats import TicketStats
 from schema.ticket import AssigneeScope, HistoryEntry, Response, Ticket, TicketFilter
 from subscriptions.events import EventKind
@@ -128,9 +128,10 @@ def _event_for(ctx: Context, change: TicketChange) -> tuple[TicketEvent, Scope] 
 def _parse_cursor(after: str | None) -> int | None:
     if after is None:
         return None
-    if not after.isdigit() or len(after) > 18:
+    cursor = 0 if after == "0" else row_id(after)
+    if cursor is None:
         raise BadUserInputError("after must be a cursor from an earlier event")
-    return int(after)
+    return cursor
 
 
 def _routing(actor: Actor) -> tuple[int | None, int | None]:

@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
 
 from models import Customer as CustomerModel
 from models import Organization as OrganizationModel
@@ -24,7 +25,7 @@ from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError
 from resolvers.pagination import Page, PageRequest, page_from_window
 from resolvers.ticket import HISTORY_ORDER, RESPONSE_ORDER, ChildPage
-from resolvers.validation import storable_text
+from resolvers.validation import storable_text, utc_instant
 from schema.context import Info
 from schema.enums import HistoryAction, TicketPriority, TicketStatus
 from schema.ids import decode_filter_id, decode_id, decode_ids, encode_id
@@ -313,12 +314,16 @@ class TicketFilter:
         for text in [self.search or "", *(self.tags or [])]:
             if not storable_text(text):
                 raise BadUserInputError("search and tags must be valid Unicode text without NUL")
+        instants: dict[str, dt.datetime | None] = {}
         for name in ("created_after", "created_before", "updated_after", "updated_before"):
             value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
+            try:
+                instants[name] = None if value is None else utc_instant(value)
+            except ValueError:
                 raise BadUserInputError(
-                    f"{name} needs a timezone offset, e.g. 2026-01-31T09:00:00Z"
-                )
+                    f"{to_camel_case(name)} must be a date and time with a timezone offset "
+                    "within years 1-9999 in UTC, e.g. 2026-01-31T09:00:00Z"
+                ) from None
         assignee = None
         if self.assignee is not None:
             assignee = tickets.AssigneeScope(self.assignee.value)
@@ -339,10 +344,10 @@ class TicketFilter:
             if self.organization_id is None
             else decode_filter_id(self.organization_id, "Organization", "organizationId"),
             tags=[t.strip().lower() for t in self.tags or []],
-            created_after=self.created_after,
-            created_before=self.created_before,
-            updated_after=self.updated_after,
-            updated_before=self.updated_before,
+            created_after=instants["created_after"],
+            created_before=instants["created_before"],
+            updated_after=instants["updated_after"],
+            updated_before=instants["updated_before"],
             search=self.search,
         )
 
