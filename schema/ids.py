@@ -9,7 +9,6 @@ from strawberry import relay
 
 from resolvers.errors import BadUserInputError, NotFoundError
 
-
 # Row ids are positive 64-bit integers, written with ASCII digits only: str.isdigit() also
 # accepts other scripts' digits and superscripts ("¹"), which int() then refuses.
 _ROW_ID = re.compile(r"[1-9][0-9]{0,17}")

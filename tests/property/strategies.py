@@ -285,7 +285,15 @@ operations = st.lists(operation, min_size=1, max_size=12)
 # Any character at all, lone surrogates included (they travel as \u escapes in the JSON).
 any_char = st.characters(exclude_categories=())
 any_text = st.text(any_char, max_size=40)
-TYPE_NAMES = ("Ticket", "Response", "HistoryEntry", "Customer", "TeamMember", "Team", "Organization")
+TYPE_NAMES = (
+    "Ticket",
+    "Response",
+    "HistoryEntry",
+    "Customer",
+    "TeamMember",
+    "Team",
+    "Organization",
+)
 # Keys that look like numbers to str.isdigit() or int() but are not ASCII row ids: other
 # scripts' digits, superscripts, signs, spaces, underscores, huge and zero-padded values.
 odd_key = st.one_of(
