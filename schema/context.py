@@ -35,6 +35,9 @@ from resolvers.ticket import ChildPage, count_children, history_for_tickets, res
 from subscriptions.events import TicketEventEnvelope
 
 T = TypeVar("T")
+# The id of the HTTP request or WebSocket connection being served (set by the server's
+# middleware); errors and log lines carry it.
+request_id: ContextVar[str | None] = ContextVar("helpdesk_request_id", default=None)
 logger = logging.getLogger("helpdesk.context")
 Publisher = Callable[[Sequence[TicketEventEnvelope]], Awaitable[None]]
 

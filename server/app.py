@@ -97,7 +97,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         runtime=runtime,
         verifier=verifier,
         settings=settings,
-        schema=create_schema(introspection=settings.introspection, limits=limits),
+        schema=create_schema(
+            introspection=settings.introspection,
+            limits=limits,
+            field_suggestions=settings.field_suggestions,
+        ),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
         # Legacy graphql-ws clients get keep-alives; graphql-transport-ws relies on pings

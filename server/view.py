@@ -22,16 +22,13 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
 
 from permissions import Actor
 from resolvers.errors import DomainError
 from resolvers.identity import actor_for_subject
-from schema.context import Context
-from schema.errors import UNAVAILABLE_MESSAGE, finish_error, is_database_unavailable
+from schema.context import Context, request_id
+from schema.errors import UNAVAILABLE_MESSAGE, is_database_unavailable
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
-from server.observability import request_id
 from server.ratelimit import RateLimiter
 from server.settings import Settings
 from subscriptions.hub import EventHub
@@ -286,14 +283,6 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             context._expiry_watchdog = asyncio.create_task(  # type: ignore[attr-defined]
                 _close_at_expiry(context), name="helpdesk-token-expiry"
             )
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        rid = request_id.get()
-        for error in result.errors or ():
-            finish_error(error, request_id=rid, suggestions=self._settings.field_suggestions)
-        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: the WebSocket adapter sends bytes as binary frames, which
