@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_aliases=settings.max_query_aliases,
         max_tokens=settings.max_query_tokens,
         max_cost=settings.max_query_cost,
+        max_field_merges=settings.max_query_field_merges,
     )
     graphql_app = HelpdeskGraphQL(
         runtime=runtime,

@@ -75,6 +75,7 @@ class Settings:
     max_query_aliases: int = 30
     max_query_tokens: int = 4_000
     max_query_cost: int = 10_000
+    max_query_field_merges: int = 5_000
     max_body_bytes: int = 262_144
     field_suggestions: bool = True
     rate_limit_per_minute: int = 600
@@ -150,6 +151,9 @@ class Settings:
                 env.get("MAX_QUERY_TOKENS", "4000"), "MAX_QUERY_TOKENS", minimum=10
             ),
             max_query_cost=_int(env.get("MAX_QUERY_COST", "10000"), "MAX_QUERY_COST", minimum=1),
+            max_query_field_merges=_int(
+                env.get("MAX_QUERY_FIELD_MERGES", "5000"), "MAX_QUERY_FIELD_MERGES", minimum=100
+            ),
             max_body_bytes=_int(
                 env.get("MAX_BODY_BYTES", "262144"), "MAX_BODY_BYTES", minimum=1024
             ),
