@@ -31,9 +31,9 @@ from graphql import (
     ValidationRule,
     VariableNode,
 )
-from graphql.validation.validate import ValidationAbortedError
 from graphql.execution.values import VariableValues, get_variable_values
 from graphql.type.definition import GraphQLType, get_named_type
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
