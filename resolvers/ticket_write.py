@@ -45,6 +45,7 @@ from resolvers.errors import (
     user_error,
 )
 from resolvers.history import Entry, field_changed, record_change
+from resolvers.idempotency import idempotency_scope, request_fingerprint
 from resolvers.ticket import get_ticket_for_update
 from resolvers.validation import (
     BODY_MAX,
@@ -124,15 +125,19 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         raise UserInputError(problems.errors)
     assert customer_id is not None
 
+    scope = idempotency_scope(actor)
+    fingerprint = request_fingerprint(
+        organization.id, customer_id, title, description, data.priority, team_id, tags, metadata
+    )
     if key:
         if session.get_bind().dialect.name == "postgresql":
             # Concurrent retries of one key take turns here, so the loser finds the winner's
             # ticket instead of using up a ticket number. (SQLite writers are serialized.)
             await session.execute(
-                text("SELECT pg_advisory_xact_lock(:customer, hashtext(:key))"),
-                {"customer": customer_id % 2**31, "key": key},
+                text("SELECT pg_advisory_xact_lock(hashtext(:scope), hashtext(:key))"),
+                {"scope": scope, "key": key},
             )
-        existing = await _by_idempotency_key(session, actor, customer_id, key)
+        existing = await _by_idempotency_key(session, actor, scope, key, fingerprint)
         if existing is not None:
             return existing
 
@@ -149,6 +154,8 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         tags=tags,
         metadata_=metadata,
         idempotency_key=key,
+        idempotency_scope=scope if key else None,
+        idempotency_fingerprint=fingerprint if key else None,
         created_at=now,
         updated_at=now,
     )
@@ -158,7 +165,9 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
             await session.flush()
     except IntegrityError:
         # Another request with the same idempotency key won the race.
-        existing = await _by_idempotency_key(session, actor, customer_id, key) if key else None
+        existing = (
+            await _by_idempotency_key(session, actor, scope, key, fingerprint) if key else None
+        )
         if existing is None:
             raise
         return existing
@@ -206,21 +215,25 @@ async def _team_in(
 
 
 async def _by_idempotency_key(
-    session: AsyncSession, actor: Actor, customer_id: int, key: str
+    session: AsyncSession, actor: Actor, scope: str, key: str, fingerprint: str
 ) -> Ticket | None:
+    """The ticket an earlier request with this key created; IDEMPOTENCY_KEY_REUSED when that
+    request was a different one (as payment APIs answer)."""
     existing = await session.scalar(
-        select(Ticket).where(Ticket.customer_id == customer_id, Ticket.idempotency_key == key)
+        readable_tickets(actor).where(
+            Ticket.idempotency_scope == scope, Ticket.idempotency_key == key
+        )
     )
     if existing is None:
         return None
-    readable = await session.scalar(readable_tickets(actor).where(Ticket.id == existing.id))
-    if readable is None:
+    if existing.idempotency_fingerprint not in (None, fingerprint):
         raise user_error(
             "idempotencyKey",
-            "this idempotency key was already used for another request",
+            "this idempotency key was already used for a different request; "
+            "use a new key for a new ticket",
             UserErrorCode.IDEMPOTENCY_KEY_REUSED,
         )
-    return readable
+    return existing
 
 
 # --- update ------------------------------------------------------------------------------

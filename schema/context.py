@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
 import strawberry
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +31,7 @@ from models.engine import set_row_security
 from permissions import Actor
 from permissions.ticket import response_visibility
 from resolvers import loaders as batch
+from resolvers.errors import UserErrorCode, user_error
 from resolvers.history import take_pending_events
 from resolvers.ticket import ChildPage, count_children, history_for_tickets, responses_for_tickets
 from subscriptions.events import TicketEventEnvelope
@@ -131,6 +133,16 @@ class Scope:
                 result = await use_case(session)
                 events = take_pending_events(session)
                 await session.commit()
+            except IntegrityError:
+                # A constraint the use case could not check first (a concurrent write got
+                # there before us): the client's to retry, never INTERNAL.
+                take_pending_events(session)
+                await session.rollback()
+                raise user_error(
+                    None,
+                    "this change conflicts with another one made at the same time; retry",
+                    UserErrorCode.CONFLICT,
+                ) from None
             except BaseException:
                 take_pending_events(session)
                 await session.rollback()

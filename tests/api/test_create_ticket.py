@@ -318,6 +318,81 @@ async def test_an_idempotency_key_is_per_customer(db: Stack, world: World) -> No
     assert theirs["customer"] == {"name": world.other_customer.name}
 
 
+async def test_another_organizations_staff_may_use_a_customers_key(
+    db: Stack, world: World, session
+) -> None:
+    # The customer also writes to the other organization, so its staff may open tickets for
+    # them there. A key the customer used with the first organization lives in a ticket row
+    # security hides from that staff: reusing it was a uniqueness violation (INTERNAL).
+    from tests.factories import create_ticket
+
+    await create_ticket(session, world.other_org, world.customer)
+    await session.commit()
+    mine = created_ticket(
+        await create_as(db, world.customer, with_organization(world, idempotencyKey="shared"))
+    )
+
+    theirs = created_ticket(
+        await create_as(db, world.other_agent, for_customer(world, idempotencyKey="shared"))
+    )
+    ours = created_ticket(
+        await create_as(db, world.agent, for_customer(world, idempotencyKey="shared"))
+    )
+
+    assert len({mine["id"], theirs["id"], ours["id"]}) == 3
+    assert theirs["organization"] == {"id": global_id("Organization", world.other_org.id)}
+    # Each sender's retry still finds its own ticket.
+    again = created_ticket(
+        await create_as(db, world.other_agent, for_customer(world, idempotencyKey="shared"))
+    )
+    assert again["id"] == theirs["id"]
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param({"title": "Another problem"}, id="title"),
+        pytest.param({"description": "More details"}, id="description"),
+        pytest.param({"priority": "URGENT"}, id="priority"),
+        pytest.param("other organization", id="organization"),
+    ],
+)
+async def test_a_key_reused_for_another_request_is_refused(
+    db: Stack, world: World, changed: Any
+) -> None:
+    fields = with_organization(world, idempotencyKey="once")
+    first = created_ticket(await create_as(db, world.customer, fields))
+    before = await database_state(db)
+    other = (
+        fields | {"organizationId": global_id("Organization", world.other_org.id)}
+        if changed == "other organization"
+        else fields | changed
+    )
+
+    payload = payload_of(await create_as(db, world.customer, other), "createTicket")
+
+    assert payload["ticket"] is None
+    assert user_error_codes(payload) == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
+    assert await database_state(db) == before
+    # The same request is still a retry.
+    assert created_ticket(await create_as(db, world.customer, fields))["id"] == first["id"]
+
+
+async def test_a_retry_with_the_same_values_spelled_differently_is_a_retry(
+    db: Stack, world: World
+) -> None:
+    fields = for_customer(world, idempotencyKey="spelled", tags=["Billing", "vip"])
+    first = created_ticket(await create_as(db, world.agent, fields))
+
+    again = created_ticket(
+        await create_as(
+            db, world.agent, fields | {"title": "  Printer on fire ", "tags": ["billing", " VIP"]}
+        )
+    )
+
+    assert again["id"] == first["id"]
+
+
 # --- bad input -----------------------------------------------------------------------------
 
 BAD_INPUT = [
