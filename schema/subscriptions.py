@@ -115,7 +115,10 @@ def _event_for(ctx: Context, change: TicketChange) -> tuple[TicketEvent, Scope] 
         return None
     scope = ctx.new_scope(primed=change)
     event = TicketEvent(
-        cursor=str(change.cursor),
+        # The last entry the subscriber may read, not the change's: a staff-only entry written
+        # with a visible one must not show in a customer's cursor (resuming after it skips
+        # nothing they may see, since the rest of the change is staff-only).
+        cursor=str(max(row.id for row in rows)),
         kind=change.envelope.kind,
         occurred_at=rows[-1].created_at,
         ticket_row=change.ticket,
