@@ -81,6 +81,20 @@ async def revision(engine: AsyncEngine, message: str, *, autogenerate: bool = Tr
         )
 
 
+BYPASSES_ROW_SECURITY = "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = {}"
+
+
+async def row_security(engine: AsyncEngine) -> str:
+    """Whether PostgreSQL's row-level security applies to the role this engine logs in as:
+    "enforced", "bypassed" (a superuser or BYPASSRLS role skips every policy), or
+    "not_applicable" (SQLite has none)."""
+    if engine.dialect.name != "postgresql":
+        return "not_applicable"
+    async with engine.connect() as conn:
+        bypass = await conn.scalar(text(BYPASSES_ROW_SECURITY.format("current_user")))
+    return "bypassed" if bypass else "enforced"
+
+
 async def grant_app_role(engine: AsyncEngine, role: str) -> None:
     """Let `role` (the application's login role, without BYPASSRLS) use the tables.
 
@@ -97,10 +111,7 @@ async def grant_app_role(engine: AsyncEngine, role: str) -> None:
             text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
         )
         await conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
-        bypass = await conn.scalar(
-            text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = :role"),
-            {"role": role},
-        )
+        bypass = await conn.scalar(text(BYPASSES_ROW_SECURITY.format(":role")), {"role": role})
     if bypass:
         raise ValueError(
             f"role {role} is a superuser or has BYPASSRLS: row security would not apply"

@@ -17,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from models import migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
 from resolvers.events import TicketChange, latest_cursor, load_changes
 from schema import create_schema
+from schema.errors import is_database_unavailable
 from schema.limits import QueryLimits
 from server.auth import TokenVerifier
 from server.observability import RequestIdMiddleware, install_log_record_factory
@@ -55,6 +57,37 @@ def create_hub(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession
     )
 
 
+class RowSecurityBypassedError(RuntimeError):
+    """HELPDESK_REQUIRE_ROW_SECURITY is on and the database role skips row security."""
+
+
+async def check_row_security(settings: Settings, resources: Resources) -> None:
+    """Say loudly when the app's database role bypasses PostgreSQL row security (a superuser
+    or BYPASSRLS role): the policies below the resolvers then guard nothing. With
+    HELPDESK_REQUIRE_ROW_SECURITY the server refuses to start."""
+    try:
+        resources.row_security = await migrate.row_security(resources.engine)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        logger.warning("row security: the database cannot be reached yet; checked again later")
+        resources.row_security = "unknown"
+        return
+    if resources.row_security == "enforced":
+        return
+    if resources.row_security == "bypassed":
+        message = (
+            "the database role is a superuser or has BYPASSRLS, so PostgreSQL row-level "
+            "security does not apply to this server; serve as a plain role (helpdesk db grant)"
+        )
+    else:
+        message = "SQLite has no row-level security"
+    if settings.require_row_security:
+        raise RowSecurityBypassedError(message + " (HELPDESK_REQUIRE_ROW_SECURITY is on)")
+    if resources.row_security == "bypassed":
+        logger.log(logging.WARNING if settings.is_production else logging.INFO, message)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application for these settings (default: from the environment)."""
     settings = settings or Settings.from_env()
@@ -79,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             write_gate=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
             rate_limiter=rate_limiter,
         )
+        await check_row_security(settings, runtime.resources)
         try:
             yield
         finally:
@@ -129,8 +163,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             checks["database"] = "unreachable"
         checks["broadcast"] = "ok" if await resources.hub.is_ready() else "unreachable"
         ready = all(value == "ok" for value in checks.values())
+        if resources.row_security == "unknown" and checks["database"] == "ok":
+            await check_row_security(settings, resources)
+        if settings.require_row_security and resources.row_security != "enforced":
+            ready = False
         return JSONResponse(
-            {"status": "ready" if ready else "unavailable", **checks},
+            {
+                "status": "ready" if ready else "unavailable",
+                **checks,
+                "rowSecurity": resources.row_security,
+            },
             status_code=200 if ready else 503,
         )
 

@@ -85,6 +85,7 @@ class Settings:
     subscriber_queue_size: int = 256
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    require_row_security: bool = False
     log_level: str = "info"
     uses_development_secret: bool = field(default=False, compare=False)
 
@@ -176,6 +177,9 @@ class Settings:
             ),
             db_pool_size=_int(env.get("DB_POOL_SIZE", "10"), "DB_POOL_SIZE", minimum=1),
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW", "10"), "DB_MAX_OVERFLOW"),
+            require_row_security=_bool(
+                env.get("HELPDESK_REQUIRE_ROW_SECURITY", "false"), "HELPDESK_REQUIRE_ROW_SECURITY"
+            ),
             log_level=env.get("LOG_LEVEL", "info").lower(),
             uses_development_secret=uses_dev_secret,
         )

@@ -47,6 +47,8 @@ class Resources:
     hub: EventHub
     write_gate: asyncio.Lock | None
     rate_limiter: RateLimiter
+    # "enforced", "bypassed", "not_applicable" or "unknown" (see check_row_security).
+    row_security: str = "unknown"
 
 
 @dataclass
