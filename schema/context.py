@@ -255,6 +255,10 @@ class Context:
     services: Any = None
     # When the WebSocket's token expires (epoch seconds), if it does.
     token_expires_at: float | None = None
+    # A WebSocket's user, kept in step with the database by the server (server.access).
+    access: Any = None
+    # Set once the socket's user lost its rights: nothing more is sent on it.
+    access_revoked: bool = False
     _scope: Scope | None = None
 
     @property
@@ -285,6 +289,10 @@ class Context:
     async def close(self) -> None:
         if self._scope is not None:
             await self._scope.close()
+
+    def revoke_access(self) -> None:
+        """The socket's user lost its rights: subscriptions stop before their next event."""
+        self.access_revoked = True
 
     @contextmanager
     def event_scope(self, scope: Scope) -> Iterator[None]:

@@ -204,6 +204,8 @@ class Subscription:
                     )
                 for change in batch:
                     last = change.cursor
+                    if ctx.access_revoked:
+                        return  # the socket's user lost its rights; the socket is closing
                     view = _event_for(ctx, change) if matches(change) else None
                     if view is not None:
                         with ctx.event_scope(view[1]):
@@ -220,6 +222,8 @@ class Subscription:
                 if change.cursor <= last:
                     continue
                 last = change.cursor
+                if ctx.access_revoked:
+                    return  # the socket's user lost its rights; the socket is closing
                 view = _event_for(ctx, change) if matches(change) else None
                 if view is not None:
                     with ctx.event_scope(view[1]):
@@ -272,5 +276,7 @@ class Subscription:
                 await asyncio.sleep(max(0.0, sent_at + interval - time.monotonic()))
                 while not subscription.queue.empty():
                     subscription.queue.get_nowait()
+                if ctx.access_revoked:
+                    return
                 yield await current()
                 sent_at = time.monotonic()

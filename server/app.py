@@ -23,6 +23,7 @@ from resolvers.events import TicketChange, latest_cursor, load_changes
 from schema import create_schema
 from schema.errors import is_database_unavailable
 from schema.limits import QueryLimits
+from server.access import Directory, LiveSockets
 from server.auth import TokenVerifier
 from server.observability import RequestIdMiddleware, install_log_record_factory
 from server.ratelimit import create_rate_limiter
@@ -105,18 +106,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = create_hub(settings, sessionmaker)
         await hub.connect()
         rate_limiter = create_rate_limiter(settings.broadcast_url, settings.rate_limit_per_minute)
+        directory = Directory(sessionmaker, settings.actor_cache_seconds)
+        sockets = LiveSockets(directory, settings.actor_cache_seconds)
         runtime.resources = Resources(
             engine=engine,
             sessionmaker=sessionmaker,
             hub=hub,
             write_gate=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
             rate_limiter=rate_limiter,
+            directory=directory,
+            sockets=sockets,
         )
+        sockets.start()
         await check_row_security(settings, runtime.resources)
         try:
             yield
         finally:
             runtime.resources = None
+            await sockets.stop()
             await rate_limiter.close()
             await hub.disconnect()
             await engine.dispose()

@@ -66,7 +66,12 @@ async def test_health_and_readiness(db: Stack) -> None:
 
     assert health.json() == {"status": "ok"}
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "database": "ok", "broadcast": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "database": "ok",
+        "broadcast": "ok",
+        "rowSecurity": "enforced" if db.backend.is_postgres else "not_applicable",
+    }
 
 
 async def test_readiness_fails_when_the_database_is_unreachable(db: Stack) -> None:
