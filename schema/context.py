@@ -240,6 +240,9 @@ class Context:
     services: Any = None
     # When the WebSocket's token expires (epoch seconds), if it does.
     token_expires_at: float | None = None
+    # The caller's rate-limit budget after this request (server.ratelimit.RateLimitState);
+    # None when rate limiting is off.
+    rate_limit: Any = None
     _scope: Scope | None = None
 
     @property
