@@ -5,6 +5,11 @@ typed values are decoded from the stored text. Global ids stay `HistoryEntry:<id
 the entry's type, so ids handed out before the types existed still work with `node(id)`.
 The generic text fields of the first release (`action`, `field`, `oldValue`, `newValue`) stay
 for one more release, deprecated.
+
+Values are named after what they hold (`fromStatus`/`toStatus`, `fromAssignee`/`toAssignee`),
+not a shared `from`/`to`: GraphQL refuses a document in which one response name has different
+types in different fragments ("Fields 'from' conflict..."), so a timeline query selecting
+several types' values would need an alias for each.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ TicketField = strawberry.enum(
 
 # History stores database ids; the deprecated text fields give the usual opaque ids instead.
 REFERENCE_FIELDS = {"assignee": "TeamMember", "team": "Team", "response": "Response"}
-TYPED = "Select the entry's type instead (e.g. `... on StatusChanged { from to }`)."
+TYPED = "Select the entry's type instead (e.g. `... on StatusChanged { fromStatus toStatus }`)."
 
 
 def _history_value(field_name: str | None, value: str | None) -> str | None:
@@ -147,12 +152,12 @@ class Created(HistoryEntry):
 class TitleChanged(HistoryEntry):
     kind = EntryKind.TITLE_CHANGED
 
-    @strawberry.field(name="from", description="The title before.")
-    def from_(self, root: strawberry.Parent[TicketHistoryModel]) -> str:
+    @strawberry.field(description="The title before.")
+    def from_title(self, root: strawberry.Parent[TicketHistoryModel]) -> str:
         return root.old_value or ""
 
     @strawberry.field(description="The title after.")
-    def to(self, root: strawberry.Parent[TicketHistoryModel]) -> str:
+    def to_title(self, root: strawberry.Parent[TicketHistoryModel]) -> str:
         return root.new_value or ""
 
 
@@ -160,12 +165,12 @@ class TitleChanged(HistoryEntry):
 class DescriptionChanged(HistoryEntry):
     kind = EntryKind.DESCRIPTION_CHANGED
 
-    @strawberry.field(name="from", description="The description before.")
-    def from_(self, root: strawberry.Parent[TicketHistoryModel]) -> str:
+    @strawberry.field(description="The description before.")
+    def from_description(self, root: strawberry.Parent[TicketHistoryModel]) -> str:
         return root.old_value or ""
 
     @strawberry.field(description="The description after.")
-    def to(self, root: strawberry.Parent[TicketHistoryModel]) -> str:
+    def to_description(self, root: strawberry.Parent[TicketHistoryModel]) -> str:
         return root.new_value or ""
 
 
@@ -173,12 +178,12 @@ class DescriptionChanged(HistoryEntry):
 class StatusChanged(HistoryEntry):
     kind = EntryKind.STATUS_CHANGED
 
-    @strawberry.field(name="from", description="The status before.", graphql_type=TicketStatus)
-    def from_(self, root: strawberry.Parent[TicketHistoryModel]) -> Status:
+    @strawberry.field(description="The status before.", graphql_type=TicketStatus)
+    def from_status(self, root: strawberry.Parent[TicketHistoryModel]) -> Status:
         return Status(root.old_value or "")
 
     @strawberry.field(description="The status after.", graphql_type=TicketStatus)
-    def to(self, root: strawberry.Parent[TicketHistoryModel]) -> Status:
+    def to_status(self, root: strawberry.Parent[TicketHistoryModel]) -> Status:
         return Status(root.new_value or "")
 
 
@@ -186,12 +191,12 @@ class StatusChanged(HistoryEntry):
 class PriorityChanged(HistoryEntry):
     kind = EntryKind.PRIORITY_CHANGED
 
-    @strawberry.field(name="from", description="The priority before.", graphql_type=TicketPriority)
-    def from_(self, root: strawberry.Parent[TicketHistoryModel]) -> Priority:
+    @strawberry.field(description="The priority before.", graphql_type=TicketPriority)
+    def from_priority(self, root: strawberry.Parent[TicketHistoryModel]) -> Priority:
         return Priority(root.old_value or "")
 
     @strawberry.field(description="The priority after.", graphql_type=TicketPriority)
-    def to(self, root: strawberry.Parent[TicketHistoryModel]) -> Priority:
+    def to_priority(self, root: strawberry.Parent[TicketHistoryModel]) -> Priority:
         return Priority(root.new_value or "")
 
 
@@ -214,16 +219,14 @@ async def _team(info: Info, value: str | None) -> TeamModel | None:
 class Assigned(HistoryEntry):
     kind = EntryKind.ASSIGNED
 
-    @strawberry.field(
-        name="from", description="Assigned before; null: nobody.", graphql_type=TeamMember | None
-    )
-    async def from_(
+    @strawberry.field(description="Assigned before; null: nobody.", graphql_type=TeamMember | None)
+    async def from_assignee(
         self, root: strawberry.Parent[TicketHistoryModel], info: Info
     ) -> TeamMemberModel | None:
         return await _member(info, root.old_value)
 
     @strawberry.field(description="Assigned now; null: nobody.", graphql_type=TeamMember | None)
-    async def to(
+    async def to_assignee(
         self, root: strawberry.Parent[TicketHistoryModel], info: Info
     ) -> TeamMemberModel | None:
         return await _member(info, root.new_value)
@@ -233,16 +236,16 @@ class Assigned(HistoryEntry):
 class TeamChanged(HistoryEntry):
     kind = EntryKind.TEAM_CHANGED
 
-    @strawberry.field(
-        name="from", description="The team before; null: none.", graphql_type=Team | None
-    )
-    async def from_(
+    @strawberry.field(description="The team before; null: none.", graphql_type=Team | None)
+    async def from_team(
         self, root: strawberry.Parent[TicketHistoryModel], info: Info
     ) -> TeamModel | None:
         return await _team(info, root.old_value)
 
     @strawberry.field(description="The team after; null: none.", graphql_type=Team | None)
-    async def to(self, root: strawberry.Parent[TicketHistoryModel], info: Info) -> TeamModel | None:
+    async def to_team(
+        self, root: strawberry.Parent[TicketHistoryModel], info: Info
+    ) -> TeamModel | None:
         return await _team(info, root.new_value)
 
 
@@ -264,18 +267,17 @@ class MetadataChanged(HistoryEntry):
     kind = EntryKind.METADATA_CHANGED
 
     @strawberry.field(
-        name="from",
         description="The metadata before.",
         permission_classes=[IsStaff],
         graphql_type=JSON | None,
     )
-    def from_(self, root: strawberry.Parent[TicketHistoryModel]) -> Any:
+    def from_metadata(self, root: strawberry.Parent[TicketHistoryModel]) -> Any:
         return stored_json(root.old_value)
 
     @strawberry.field(
         description="The metadata after.", permission_classes=[IsStaff], graphql_type=JSON | None
     )
-    def to(self, root: strawberry.Parent[TicketHistoryModel]) -> Any:
+    def to_metadata(self, root: strawberry.Parent[TicketHistoryModel]) -> Any:
         return stored_json(root.new_value)
 
 
