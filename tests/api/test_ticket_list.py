@@ -796,6 +796,36 @@ async def test_a_cursor_that_does_not_fit_the_order_is_bad_user_input(
     assert len(found) == 2 * len(cursors)
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"field": "CREATED_AT", "direction": "DESC"},
+        {"field": "UPDATED_AT", "direction": "ASC"},
+        {"field": "NUMBER", "direction": "ASC"},
+        None,  # the default: UPDATED_AT DESC
+    ],
+    ids=["other-direction", "other-field", "other-field-of-another-type", "default-order"],
+)
+async def test_a_cursor_is_refused_by_another_order(
+    db: Stack, ordered: Ordered, other: dict[str, str] | None
+) -> None:
+    """A cursor made for CREATED_AT ASC names its field and direction: used with any other
+    order it is BAD_USER_INPUT, not a silently different page."""
+    mine = {"field": "CREATED_AT", "direction": "ASC"}
+    first = ok(await run(db, ordered.agent.user_id, TICKETS, {"first": 2, "orderBy": mine}))
+    cursor = first["tickets"]["pageInfo"]["endCursor"]
+    same = await run(
+        db, ordered.agent.user_id, TICKETS, {"first": 2, "after": cursor, "orderBy": mine}
+    )
+
+    for argument in ("after", "before"):
+        body = await run(
+            db, ordered.agent.user_id, TICKETS, {"first": 2, argument: cursor, "orderBy": other}
+        )
+        assert_refused_at(body, "tickets", "BAD_USER_INPUT")
+    assert ok(same)["tickets"]["edges"]
+
+
 # --- ticketByNumber ----------------------------------------------------------------------------
 
 

@@ -20,8 +20,8 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MATCHING_RESPONSE = """
-    SELECT MIN(r.id) FROM ticket_responses r
+MATCHING_RESPONSES = """
+    FROM ticket_responses r
     WHERE r.ticket_id = ticket_history.ticket_id
       AND r.author_type = ticket_history.actor_type
       AND r.author_id = ticket_history.actor_id
@@ -43,10 +43,11 @@ def upgrade() -> None:
     op.execute(
         f"""
         UPDATE ticket_history
-        SET field_name = 'response', new_value = CAST(({MATCHING_RESPONSE}) AS TEXT)
+        SET field_name = 'response',
+            new_value = CAST((SELECT MIN(r.id) {MATCHING_RESPONSES}) AS TEXT)
         WHERE action IN ('response_added', 'note_added')
           AND field_name IS NULL
-          AND EXISTS ({MATCHING_RESPONSE})
+          AND EXISTS (SELECT 1 {MATCHING_RESPONSES})
         """
     )
 
