@@ -40,8 +40,9 @@ class RateLimit:
 class RateLimitQuery:
     @strawberry.field(
         description=(
-            "Your request budget: per user, or per address without a token (public). Null when "
-            "rate limiting is off (RATE_LIMIT_PER_MINUTE=0) or its store cannot be reached."
+            "Your HTTP request budget: per user, or per address without a token (public). Null "
+            "when rate limiting is off (RATE_LIMIT_PER_MINUTE=0), its store cannot be reached, "
+            "or over WebSocket."
         )
     )
     def rate_limit(self, info: Info) -> RateLimit | None:

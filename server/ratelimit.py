@@ -104,6 +104,10 @@ class RedisRateLimiter:
     def __init__(self, url: str, per_minute: int) -> None:
         self.per_minute = per_minute
         self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        # The counts hit() last read, per key, in the current window: state() reports them
+        # without another round trip.
+        self._seen_window = 0
+        self._seen: dict[str, int] = {}
 
     async def hit(self, key: str) -> float | None:
         now = time.time()
@@ -116,13 +120,22 @@ class RedisRateLimiter:
                 count, _ = await pipe.execute()
         except (RedisError, OSError):
             logger.warning("rate limiter unavailable; allowing the request", exc_info=True)
+            self._seen.pop(key, None)
             return None
+        self._remember(window, key, int(count))
         if int(count) > self.per_minute:
             return (window + 1) * WINDOW_SECONDS - now
         return None
 
+    def _remember(self, window: int, key: str, count: int) -> None:
+        if window != self._seen_window:
+            self._seen_window, self._seen = window, {}
+        self._seen[key] = count
+
     async def state(self, key: str) -> RateLimitState | None:
         window = int(time.time() // WINDOW_SECONDS)
+        if window == self._seen_window and key in self._seen:
+            return _state(self.per_minute, window, self._seen[key])
         try:
             count = await self._redis.get(f"helpdesk:ratelimit:{window}:{key}")
         except (RedisError, OSError):
