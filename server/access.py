@@ -29,6 +29,9 @@ from strawberry.types.field import StrawberryField
 
 # Bounded like the view's other pre-parse; a longer document is left to the schema's limits.
 MAX_TOKENS = 10_000
+# Documents up to this size are remembered (clients repeat theirs); longer ones are parsed each
+# time, so anonymous callers cannot fill the cache with large documents.
+CACHED_CHARACTERS = 8_192
 
 
 class AuthenticationRequired(Exception):
@@ -66,11 +69,16 @@ def protected_root_fields(schema: strawberry.Schema) -> dict[str, frozenset[str]
     return protected
 
 
-@functools.lru_cache(maxsize=1024)
 def root_fields(query: str, operation_name: str | None) -> tuple[str, frozenset[str]] | None:
     """(operation type, names of the root fields it selects) for the operation a request would
     run; None when the document does not parse or names no single operation (the schema then
     answers with its own error)."""
+    if len(query) > CACHED_CHARACTERS:
+        return _root_fields(query, operation_name)
+    return _remembered_root_fields(query, operation_name)
+
+
+def _root_fields(query: str, operation_name: str | None) -> tuple[str, frozenset[str]] | None:
     try:
         document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
     except GraphQLError:
@@ -86,6 +94,9 @@ def root_fields(query: str, operation_name: str | None) -> tuple[str, frozenset[
     (operation,) = operations
     names = frozenset(_field_names(operation.selection_set, fragments, set()))
     return operation.operation.value, names
+
+
+_remembered_root_fields = functools.lru_cache(maxsize=1024)(_root_fields)
 
 
 def _field_names(

@@ -15,7 +15,12 @@ from strawberry.permission import PermissionExtension
 
 from permissions.fields import IsAdmin, IsAuthenticated, IsStaff
 from schema import schema as helpdesk_schema
-from server.access import AnonymousAccess, AuthenticationRequired, protected_root_fields
+from server.access import (
+    AnonymousAccess,
+    AuthenticationRequired,
+    _remembered_root_fields,
+    protected_root_fields,
+)
 from tests.conftest import Stack
 from tests.graphql import assert_authentication_required, error_codes
 
@@ -179,3 +184,17 @@ async def test_documents_that_do_not_validate_get_their_own_error(db: Stack) -> 
     assert unknown.status_code == 200
     assert error_codes(unknown.json()) == ["GRAPHQL_VALIDATION_FAILED"]
     assert error_codes(broken.json()) == ["GRAPHQL_PARSE_FAILED"]
+
+
+def test_large_documents_are_checked_without_being_remembered() -> None:
+    access = AnonymousAccess(THROWAWAY)
+    padding = " ".join(f"a{i}: publicArticle" for i in range(600))
+    large = f"{{ {padding} private }}"
+    assert len(large) > 8_192
+    remembered = _remembered_root_fields.cache_info().currsize
+
+    with pytest.raises(AuthenticationRequired):
+        access.check(large, None)
+    access.check(f"{{ {padding} }}", None)
+
+    assert _remembered_root_fields.cache_info().currsize == remembered

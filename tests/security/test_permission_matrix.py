@@ -1001,6 +1001,12 @@ MUTATION_ROWS = [
         OWNER_AND_STAFF_CHANGE,
     ),
     Row(
+        "addResponse-with-idempotency-key",
+        ADD_RESPONSE,
+        ticket_input(ticketId=ticket_id, body="A keyed word", idempotencyKey="portal-1"),
+        OWNER_AND_STAFF_CHANGE,
+    ),
+    Row(
         "addResponse-internal",
         ADD_RESPONSE,
         ticket_input(ticketId=ticket_id, body="A private word", internal=True),
