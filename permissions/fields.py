@@ -3,7 +3,7 @@
 Each one calls a plain policy function, so subscriptions and DataLoaders apply the same rule.
 A class that no anonymous caller can pass says so with `requires_authentication = True`: a
 root field carrying one is not public, and anonymous HTTP requests for it get 401
-(server/access.py). Root fields without such a class are public.
+(server/anonymous.py). Root fields without such a class are public.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from resolvers.errors import DomainError
 from resolvers.identity import actor_for_subject
 from schema.context import Context
 from schema.errors import UNAVAILABLE_MESSAGE, finish_error, is_database_unavailable
-from server.access import AnonymousAccess, AuthenticationRequired
+from server.anonymous import AnonymousAccess, AuthenticationRequired
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
 from server.observability import request_id
 from server.ratelimit import RateLimiter

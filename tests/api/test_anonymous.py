@@ -15,7 +15,7 @@ from strawberry.permission import PermissionExtension
 
 from permissions.fields import IsAdmin, IsAuthenticated, IsStaff
 from schema import schema as helpdesk_schema
-from server.access import (
+from server.anonymous import (
     AnonymousAccess,
     AuthenticationRequired,
     _remembered_root_fields,
