@@ -106,6 +106,9 @@ class TicketResponse(Base):
         ),
         CheckConstraint("length(body) > 0", name="body_not_empty"),
         Index("ix_ticket_responses_ticket_created", "ticket_id", "created_at", "id"),
+        # A retried reply with the same key returns the first one. Scoped to the author, so
+        # another customer's or organization's identical key never collides.
+        UniqueConstraint("author_type", "author_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -116,6 +119,7 @@ class TicketResponse(Base):
     is_internal: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[dt.datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class TicketHistory(Base):

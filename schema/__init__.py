@@ -20,18 +20,20 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from schema.context import request_id
 from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors, finished_error
+from schema.history import HISTORY_TYPES, HistoryEntry
 from schema.limits import QueryLimits, cost_extension, limit_extensions
 from schema.node import NodeQuery
 from schema.people import Customer, Organization, Team, TeamMember
+from schema.ratelimit import RateLimitQuery
 from schema.stats import StatsQuery
 from schema.subscriptions import Subscription
-from schema.ticket import HistoryEntry, Response, Ticket, TicketQuery
+from schema.ticket import Response, Ticket, TicketQuery
 from schema.ticket_mutations import TicketMutation
 from schema.viewer import ViewerQuery
 
 
 @strawberry.type(description="Read the helpdesk.")
-class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery):
+class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery, RateLimitQuery):
     pass
 
 
@@ -103,7 +105,16 @@ def create_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        types=[Ticket, Response, HistoryEntry, Customer, TeamMember, Team, Organization],
+        types=[
+            Ticket,
+            Response,
+            HistoryEntry,
+            *HISTORY_TYPES,
+            Customer,
+            TeamMember,
+            Team,
+            Organization,
+        ],
         config=StrawberryConfig(auto_camel_case=True),
     )
     built.field_suggestions = field_suggestions

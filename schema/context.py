@@ -259,6 +259,9 @@ class Context:
     access: Any = None
     # Set once the socket's user lost its rights: nothing more is sent on it.
     access_revoked: bool = False
+    # The caller's rate-limit budget after this request (server.ratelimit.RateLimitState);
+    # None when rate limiting is off.
+    rate_limit: Any = None
     _scope: Scope | None = None
 
     @property

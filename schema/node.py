@@ -60,8 +60,10 @@ async def _resolve(info: Info, node_ids: Sequence[relay.GlobalID]) -> list[Any]:
 @strawberry.type
 class NodeQuery:
     @strawberry.field(
-        description="Any object by its global id. NOT_FOUND when it is not yours to see.",
-        graphql_type=relay.Node,
+        description=(
+            "Any object by its global id; null with a NOT_FOUND error when it is not yours to see."
+        ),
+        graphql_type=relay.Node | None,
         permission_classes=[IsAuthenticated],
     )
     async def node(self, info: Info, id: relay.GlobalID) -> Any:
@@ -72,7 +74,7 @@ class NodeQuery:
 
     @strawberry.field(
         description=f"Objects by global ids (at most {MAX_NODES}); null where not yours to see.",
-        graphql_type=list[relay.Node | None],
+        graphql_type=list[relay.Node | None] | None,
         permission_classes=[IsAuthenticated],
     )
     async def nodes(self, info: Info, ids: list[relay.GlobalID]) -> list[Any]:

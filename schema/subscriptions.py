@@ -22,9 +22,10 @@ from resolvers.errors import BadUserInputError, UnauthenticatedError
 from resolvers.events import TicketChange, load_changes
 from schema.context import Context, Info, Scope, act_as
 from schema.enums import TicketPriority, TicketStatus
+from schema.history import HistoryEntry
 from schema.ids import decode_id, decode_ids, row_id
 from schema.stats import TicketStats
-from schema.ticket import AssigneeScope, HistoryEntry, Response, Ticket, TicketFilter
+from schema.ticket import AssigneeScope, Response, Ticket, TicketFilter
 from subscriptions.events import EventKind
 from subscriptions.hub import SlowSubscriberError
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import strawberry
 from cross_web import HTTPException
 from graphql import (
     GraphQLError,
@@ -38,6 +39,7 @@ from server.access import (
     SocketAccess,
     close_websocket,
 )
+from server.anonymous import AnonymousAccess, AuthenticationRequired
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -106,6 +108,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         self._runtime = runtime
         self._verifier = verifier
         self._settings = settings
+        assert isinstance(self.schema, strawberry.Schema)
+        self._anonymous = AnonymousAccess(self.schema)
 
     async def authenticate(self, context: Context, authorization: str | None) -> Actor:
         """The Actor for an Authorization value; anonymous without one."""
@@ -146,12 +150,23 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                     context, request.headers.get("authorization")
                 )
                 limited = await self._rate_limited(request, context.actor)
+                context.rate_limit = await self._runtime.get().rate_limiter.state(
+                    _rate_key(context.actor, f"ip:{_client_address(request)}")
+                )
                 response = limited or await self.run(request, context=context)
             except RequestTooLargeError:
                 response = error_response(
                     f"the request body is larger than {self._settings.max_body_bytes} bytes",
                     "BAD_REQUEST",
                     413,
+                )
+            except AuthenticationRequired as exc:
+                # No credentials at all: a challenge without an error code (RFC 6750 §3.1).
+                response = error_response(
+                    str(exc),
+                    "UNAUTHENTICATED",
+                    401,
+                    {"WWW-Authenticate": 'Bearer realm="helpdesk"'},
                 )
             except AuthenticationError as exc:
                 challenge = f'Bearer error="invalid_token", error_description="{exc.message}"'
@@ -173,6 +188,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 response = error_response(UNAVAILABLE_MESSAGE, "UNAVAILABLE", 503)
         finally:
             await context.close()
+        if context.rate_limit is not None:
+            response.headers.update(context.rate_limit.headers())
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> Any:
@@ -194,6 +211,9 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             raise HTTPException(
                 400, "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"
             )
+        context = kwargs.get("context")
+        if data is not None and isinstance(context, Context) and not context.actor.is_authenticated:
+            self._anonymous.check(data.query, data.operation_name)
         return await super().execute_single(*args, **kwargs)
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:

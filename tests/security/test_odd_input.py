@@ -119,7 +119,7 @@ async def test_timestamps_outside_years_1_to_9999_in_utc_are_bad_user_input(
             {"f": {name: value}},
         )
 
-    assert body["data"] is None
+    assert body["data"] == {"tickets": None}
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert name in body["errors"][0]["message"]
 

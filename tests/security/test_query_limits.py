@@ -111,17 +111,28 @@ async def world(session) -> World:
 
 @pytest.mark.parametrize("attack", ATTACKS)
 async def test_repeated_fields_are_refused_before_the_quadratic_rule_runs(
-    db: Stack, attack: str
+    db: Stack, world: World, attack: str
 ) -> None:
     document = ATTACKS[attack]
     with overlap_work() as work:
-        async with db.client() as client:  # anonymous, as the reviewer was
+        async with db.client(db.token(world.customer.user_id)) as client:
             answer = await client.post("/graphql", json={"query": document})
 
     body = answer.json()
     assert body["data"] is None
     assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
     assert "field merges" in body["errors"][0]["message"]
+    assert work == {"budget": 0, "collected": 0}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+async def test_anonymous_callers_are_refused_before_validation(db: Stack, attack: str) -> None:
+    # The reviewer sent these anonymously: such a request is now a 401 before validation.
+    with overlap_work() as work:
+        async with db.client() as client:
+            answer = await client.post("/graphql", json={"query": ATTACKS[attack]})
+
+    assert answer.status_code == 401
     assert work == {"budget": 0, "collected": 0}
 
 

@@ -8,7 +8,8 @@ whose every text is a unique, searchable marker, so a leak shows up in the raw r
 | `other_org_ticket` | customer       | other_org    | nothing more                            |
 
 `ticket`'s seeded history: created (public), response added (public), priority changed
-(public), metadata changed (staff-only) and note added (staff-only).
+(public), metadata changed (staff-only) and note added (staff-only). `other_ticket`'s: created,
+routed to `team` and assigned to the agent (all public).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -245,9 +247,16 @@ async def build_world(session: AsyncSession) -> World:
         description=OTHER_DESCRIPTION,
         priority=Priority.HIGH,
         assignee_id=agent.id,
+        team_id=team.id,
     )
     other_reply = await add_response(session, other_ticket, agent, OTHER_REPLY)
-    session.add(history(other_ticket, other_customer, HistoryAction.CREATED))
+    session.add_all(
+        [
+            history(other_ticket, other_customer, HistoryAction.CREATED),
+            history(other_ticket, admin, HistoryAction.FIELD_CHANGED, "team", None, str(team.id)),
+            history(other_ticket, admin, HistoryAction.ASSIGNED, "assignee", None, str(agent.id)),
+        ]
+    )
 
     other_org_ticket = await create_ticket(
         session, other_org, customer, title=OTHER_ORG_TITLE, status=Status.OPEN
@@ -295,14 +304,20 @@ def token_of(db: Stack, person: Person | None) -> str | None:
     return None if person is None else db.token(person.user_id)
 
 
+async def post(
+    db: Stack, person: Person | None, document: str, variables: dict[str, Any] | None = None
+) -> httpx.Response:
+    """One operation as `person` (None: anonymous): the raw HTTP response."""
+    async with db.client(token_of(db, person)) as client:
+        return await client.post("/graphql", json={"query": document, "variables": variables or {}})
+
+
 async def call(
     db: Stack, person: Person | None, document: str, variables: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], str]:
-    """One operation as `person` (None: anonymous): the parsed body and its raw text."""
-    async with db.client(token_of(db, person)) as client:
-        response = await client.post(
-            "/graphql", json={"query": document, "variables": variables or {}}
-        )
+    """One operation as `person` that gets a GraphQL answer (HTTP 200): the parsed body and its
+    raw text."""
+    response = await post(db, person, document, variables)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body, response.text
