@@ -19,7 +19,13 @@ from starlette.routing import Route, WebSocketRoute
 
 from models import migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
-from resolvers.events import TicketChange, latest_cursor, load_changes
+from resolvers.events import (
+    Position,
+    TicketChange,
+    latest_position,
+    load_changes,
+    undelivered,
+)
 from schema import create_schema
 from schema.errors import is_database_unavailable
 from schema.limits import QueryLimits
@@ -40,20 +46,26 @@ def create_hub(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession
 
     # The hub loads each change once for all subscribers (as the system) and every
     # subscriber's stream then applies that subscriber's policies.
-    async def load_after(cursor: int) -> list[TicketChange]:
+    async def load_after(position: Position) -> list[TicketChange]:
         async with sessionmaker() as session:
             set_row_security(session, "system")
-            return await load_changes(session, after=cursor)
+            return await load_changes(session, after=position)
 
-    async def latest() -> int:
+    async def latest() -> Position:
         async with sessionmaker() as session:
             set_row_security(session, "system")
-            return await latest_cursor(session)
+            return await latest_position(session)
+
+    async def waiting() -> bool:
+        async with sessionmaker() as session:
+            set_row_security(session, "system")
+            return await undelivered(session)
 
     return EventHub(
         create_backend(settings.broadcast_url),
         load_after,
         latest,
+        waiting,
         queue_size=settings.subscriber_queue_size,
     )
 

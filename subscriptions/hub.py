@@ -25,16 +25,24 @@ from subscriptions.events import TicketEventEnvelope, organization_channel
 logger = logging.getLogger("helpdesk.hub")
 
 
+# (writing transaction, history id): the order of the event log (resolvers/events.py).
+Position = tuple[int, int]
+
+
 class Change(Protocol):
     @property
-    def cursor(self) -> int: ...
+    def position(self) -> Position: ...
 
     @property
     def envelope(self) -> TicketEventEnvelope: ...
 
 
-LoadAfter = Callable[[int], Awaitable[Sequence[Any]]]
-LatestCursor = Callable[[], Awaitable[int]]
+LoadAfter = Callable[[Position], Awaitable[Sequence[Any]]]
+LatestPosition = Callable[[], Awaitable[Position]]
+Undelivered = Callable[[], Awaitable[bool]]
+
+# While committed changes wait for an older transaction to finish, look again this often.
+PENDING_POLL_SECONDS = (0.005, 0.02, 0.05, 0.1, 0.25)
 
 
 class SlowSubscriberError(Exception):
@@ -74,32 +82,38 @@ class EventHub:
         self,
         backend: BroadcastBackend,
         load_after: LoadAfter,
-        latest_cursor: LatestCursor,
+        latest_position: LatestPosition,
+        undelivered: Undelivered | None = None,
         *,
         queue_size: int = 256,
     ) -> None:
         self.backend = backend
         self._load_after = load_after
-        self._latest_cursor = latest_cursor
+        self._latest_position = latest_position
+        self._undelivered = undelivered
         self._queue_size = queue_size
         self._subscriptions: set[Subscription] = set()
-        self._last: int | None = None
+        self._last: Position | None = None
         self._advance_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        self._deliverer: asyncio.Task[None] | None = None
         self.published = 0
         self.publish_failures = 0
         if isinstance(backend, ResilientRedisBackend):
-            backend.on_reconnect = self.catch_up
+            backend.on_reconnect = self._reconnected
 
     async def connect(self) -> None:
         await self.backend.connect()
         self._listener = asyncio.create_task(self._listen(), name="helpdesk-event-hub")
+        self._deliverer = asyncio.create_task(self._deliver(), name="helpdesk-event-delivery")
 
     async def disconnect(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-            self._listener = None
+        for task in (self._listener, self._deliverer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._listener = self._deliverer = None
         await self.backend.disconnect()
 
     async def is_ready(self) -> bool:
@@ -129,15 +143,15 @@ class EventHub:
     @asynccontextmanager
     async def subscribe(
         self, *, organization_id: int | None = None, customer_id: int | None = None
-    ) -> AsyncIterator[tuple[Subscription, int]]:
-        """Register a subscriber; yields it and the cursor from which it will receive changes
-        (everything after it arrives in its queue, in order)."""
+    ) -> AsyncIterator[tuple[Subscription, Position]]:
+        """Register a subscriber; yields it and the position from which it will receive
+        changes (everything after it arrives in its queue, in order)."""
         subscription = Subscription(
             organization_id, customer_id, asyncio.Queue(maxsize=self._queue_size)
         )
         async with self._advance_lock:
             if self._last is None:
-                self._last = await self._latest_cursor()
+                self._last = await self._latest_position()
             self._subscriptions.add(subscription)
             start = self._last
         try:
@@ -150,18 +164,28 @@ class EventHub:
                         # Nobody listens: stop following the feed until someone does.
                         self._last = None
 
-    async def catch_up(self) -> None:
-        """Deliver every committed change not yet delivered (after a reconnect, or a trigger)."""
+    async def catch_up(self) -> bool:
+        """Deliver every deliverable change not yet delivered (after a reconnect, or a
+        trigger). True when committed changes still wait for an older transaction."""
         async with self._advance_lock:
             if self._last is None:
-                return
+                return False
             while True:
                 changes = await self._load_after(self._last)
                 for change in changes:
-                    self._last = change.cursor
+                    self._last = change.position
                     self._route(change)
                 if not getattr(changes, "more", False):
-                    return
+                    break
+            return self._undelivered is not None and await self._undelivered()
+
+    def trigger(self) -> None:
+        """Something was committed somewhere: catch up soon (triggers coalesce)."""
+        self._wake.set()
+
+    async def _reconnected(self) -> None:
+        # Announcements may have been lost while Redis was away: the log has them all.
+        self.trigger()
 
     def _route(self, change: Any) -> None:
         envelope: TicketEventEnvelope = change.envelope
@@ -175,14 +199,30 @@ class EventHub:
         while True:
             event = await self.backend.next_published()
             try:
-                envelope = TicketEventEnvelope.from_json(event.message)
+                TicketEventEnvelope.from_json(event.message)
             except (ValueError, KeyError, TypeError):
                 logger.warning("skipped a malformed event on %s", event.channel)
                 continue
-            if self._last is None or envelope.cursor <= self._last:
-                continue
+            if self._last is not None:
+                self.trigger()
+
+    async def _deliver(self) -> None:
+        """Catch up once per burst of triggers; while committed changes wait above the
+        watermark for an older transaction, look again shortly (that transaction may roll
+        back and never announce anything)."""
+        waits = 0
+        while True:
+            if waits == 0:
+                await self._wake.wait()
+            else:
+                delay = PENDING_POLL_SECONDS[min(waits, len(PENDING_POLL_SECONDS)) - 1]
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
             try:
-                await self.catch_up()
+                pending = await self.catch_up()
             except Exception:
-                # A database hiccup must not kill the listener; the next trigger retries.
+                # A database hiccup must not stop delivery; the next trigger retries.
                 logger.exception("could not load changes after %s", self._last)
+                pending = False
+            waits = waits + 1 if pending else 0
