@@ -31,6 +31,7 @@ from resolvers.identity import actor_for_subject
 from schema.context import Context
 from schema.errors import UNAVAILABLE_MESSAGE, finish_error, is_database_unavailable
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
+from server.legacy_ws import LegacyGraphQLWSHandler
 from server.observability import request_id
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -111,6 +112,8 @@ def error_response(
 
 
 class HelpdeskGraphQL(GraphQL[Context, None]):
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
+
     def __init__(
         self, runtime: Runtime, verifier: TokenVerifier, settings: Settings, **kwargs: Any
     ) -> None:
