@@ -58,6 +58,7 @@ def create_hub(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application for these settings (default: from the environment)."""
     settings = settings or Settings.from_env()
+    settings.require_token_key()
     verifier = TokenVerifier(settings)
     runtime = Runtime()
 

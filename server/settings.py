@@ -41,19 +41,36 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
-def development_secret(data_dir: Path) -> str:
-    """A random HS256 secret made on first use and kept in the data folder (never in the repo).
+DEV_SECRET_FILE = "dev-jwt-secret"
 
-    It keeps development tokens valid across restarts; production refuses to run with it.
+
+def read_development_secret(data_dir: Path) -> str | None:
+    """The development HS256 secret kept in the data folder, if one was made there."""
+    path = data_dir / DEV_SECRET_FILE
+    return path.read_text().strip() if path.is_file() else None
+
+
+def create_development_secret(data_dir: Path) -> str:
+    """Make (or reuse) the random development secret in the data folder, never in the repo.
+
+    Only `helpdesk seed --demo` (which `make run` calls) makes one, and says so: every other
+    command only reads it, so a command run from the wrong folder never mints a new secret
+    that silently invalidates the tokens handed out so far. Production refuses to run with it.
     """
-    path = data_dir / "dev-jwt-secret"
-    if path.exists():
-        return path.read_text().strip()
+    existing = read_development_secret(data_dir)
+    if existing:
+        return existing
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
+    path = data_dir / DEV_SECRET_FILE
     path.touch(mode=0o600)
     path.write_text(secret)
     return secret
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: a SQLite file in the data folder."""
+    return f"sqlite+aiosqlite:///{data_dir / 'helpdesk.db'}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,14 @@ class Settings:
     def is_production(self) -> bool:
         return self.environment == "production"
 
+    def require_token_key(self) -> None:
+        """Refuse to serve when no token could ever be verified (no secret, no JWKS URL)."""
+        if self.jwt_secret is None and self.jwt_jwks_url is None:
+            raise SettingsError(
+                "no JWT secret: set JWT_SECRET or JWT_JWKS_URL, or run `helpdesk seed --demo` "
+                f"to create a development secret in {self.data_dir}"
+            )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read settings from the environment, filling development defaults and checking safety."""
@@ -101,7 +126,8 @@ class Settings:
                 f"HELPDESK_ENV must be development or production, got {environment!r}"
             )
         production = environment == "production"
-        data_dir = Path(env.get("HELPDESK_DATA_DIR", DEFAULT_DATA_DIR))
+        # Absolute, so every process (uvicorn workers too) agrees wherever it runs.
+        data_dir = Path(env.get("HELPDESK_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
 
         jwks_url = env.get("JWT_JWKS_URL") or None
         secret = env.get("JWT_SECRET") or None
@@ -112,13 +138,12 @@ class Settings:
                     "production needs JWT_SECRET (HS256, at least 32 characters) or JWT_JWKS_URL; "
                     "it will not run on the development secret"
                 )
-            secret = development_secret(data_dir)
-            uses_dev_secret = True
+            secret = read_development_secret(data_dir)
+            uses_dev_secret = secret is not None
         if production and secret is not None:
             if len(secret) < MIN_SECRET_LENGTH:
                 raise SettingsError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
-            dev_file = data_dir / "dev-jwt-secret"
-            if dev_file.exists() and dev_file.read_text().strip() == secret:
+            if read_development_secret(data_dir) == secret:
                 raise SettingsError("JWT_SECRET is the development secret; set a real one")
 
         default_algorithms = "RS256" if jwks_url else "HS256"
@@ -130,7 +155,7 @@ class Settings:
 
         return cls(
             environment=environment,
-            database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=env.get("DATABASE_URL") or default_database_url(data_dir),
             broadcast_url=env.get("BROADCAST_URL", DEFAULT_BROADCAST_URL),
             data_dir=data_dir,
             jwt_secret=secret if not jwks_url else None,
