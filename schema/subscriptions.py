@@ -187,6 +187,11 @@ class Subscription:
                 last = start
             elif start - last > MAX_REPLAY:
                 raise BadUserInputError("that cursor is too old to replay; reload and subscribe")
+            elif last > start and last > await hub.newest_cursor():
+                raise BadUserInputError(
+                    "that cursor is newer than any event: pass a cursor from an event you "
+                    "received, or subscribe without after"
+                )
             # Replay from the log up to now; live changes meanwhile wait in the queue.
             while replaying:
                 async with ctx.sessionmaker() as session:

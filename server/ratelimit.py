@@ -57,15 +57,22 @@ class MemoryRateLimiter:
 class RedisRateLimiter:
     """Fixed one-minute windows counted in Redis, so every instance shares one budget.
 
-    If Redis cannot be reached the request is allowed (and logged): an outage of the limiter
-    must not take the API down with it.
+    If Redis cannot be reached, this process counts on its own for a few seconds before it
+    tries Redis again: an outage of the limiter must neither take the API down nor make every
+    request wait for a connection timeout.
     """
+
+    RETRY_AFTER_OUTAGE = 5.0
 
     def __init__(self, url: str, per_minute: int) -> None:
         self.per_minute = per_minute
         self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._local = MemoryRateLimiter(per_minute)
+        self._down_until = 0.0
 
     async def hit(self, key: str) -> float | None:
+        if time.monotonic() < self._down_until:
+            return await self._local.hit(key)
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         name = f"helpdesk:ratelimit:{window}:{key}"
@@ -74,9 +81,10 @@ class RedisRateLimiter:
                 pipe.incr(name)
                 pipe.expire(name, WINDOW_SECONDS * 2)
                 count, _ = await pipe.execute()
-        except (RedisError, OSError):
-            logger.warning("rate limiter unavailable; allowing the request", exc_info=True)
-            return None
+        except (RedisError, OSError) as exc:
+            logger.warning("rate limiter cannot reach Redis (%s); counting in-process", exc)
+            self._down_until = time.monotonic() + self.RETRY_AFTER_OUTAGE
+            return await self._local.hit(key)
         if int(count) > self.per_minute:
             return (window + 1) * WINDOW_SECONDS - now
         return None

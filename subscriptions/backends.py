@@ -66,14 +66,16 @@ class ResilientRedisBackend(BroadcastBackend):
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    async def connect(self) -> None:
+    async def connect(self, wait: float = 2.0) -> None:
+        """Start listening. A Redis that is down at startup is retried in the background, as
+        a later outage is: the server serves meanwhile and /readyz says 503 until it is back."""
         self._task = asyncio.create_task(self._run(), name="helpdesk-redis-listener")
-        # Fail fast at startup when Redis is not there at all; later outages are survived.
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout=10)
+            await asyncio.wait_for(self._connected.wait(), timeout=wait)
         except TimeoutError:
-            await self.disconnect()
-            raise ConnectionError(f"cannot reach Redis at {_redact(self._url)}") from None
+            logger.warning(
+                "Redis at %s is unreachable; serving without it and retrying", _redact(self._url)
+            )
 
     async def disconnect(self) -> None:
         if self._task is not None:
@@ -118,9 +120,15 @@ class ResilientRedisBackend(BroadcastBackend):
                 if not first:
                     self.reconnects += 1
                     logger.warning("reconnected to Redis; catching up on missed events")
-                    if self.on_reconnect is not None:
-                        await self.on_reconnect()
                 first = False
+                # Also after a first connection that came late: what was committed while
+                # Redis was away is delivered now.
+                if self.on_reconnect is not None:
+                    try:
+                        await self.on_reconnect()
+                    except Exception:
+                        # The database may be away too; the next trigger retries.
+                        logger.exception("could not catch up after connecting to Redis")
                 await self._read(pubsub)
             except asyncio.CancelledError:
                 raise

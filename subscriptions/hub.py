@@ -6,6 +6,11 @@ every change after the last one it delivered from the history table, in id order
 the whole process. So a message that arrives late, twice, malformed or not at all never
 reorders, duplicates or loses a change; and fanning a change out to N subscribers costs no
 database work per subscriber.
+
+Announcing is off the mutation's path: `publish` only queues the envelopes, and a background
+task sends them (skipping Redis while it is down) and wakes this process's own subscribers
+at once, so a slow or absent Redis never slows a mutation and local subscribers still see
+local changes during an outage; other instances catch up when they reconnect.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from subscriptions.backends import ResilientRedisBackend
 from subscriptions.events import TicketEventEnvelope, organization_channel
 
 logger = logging.getLogger("helpdesk.hub")
+
+OUTBOX_SIZE = 10_000
+# A publish that takes longer than this is given up (and caught up from the history table).
+PUBLISH_TIMEOUT = 2.0
 
 
 class Change(Protocol):
@@ -86,16 +95,32 @@ class EventHub:
         self._last: int | None = None
         self._advance_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[TicketEventEnvelope] = asyncio.Queue(maxsize=OUTBOX_SIZE)
+        self._sender: asyncio.Task[None] | None = None
         self.published = 0
         self.publish_failures = 0
+        # Announcements not sent at all (outbox full, or Redis known to be down).
+        self.publish_skipped = 0
+        # Changes queued to subscribers, and subscribers dropped for falling behind.
+        self.delivered = 0
+        self.dropped_subscribers = 0
         if isinstance(backend, ResilientRedisBackend):
             backend.on_reconnect = self.catch_up
 
     async def connect(self) -> None:
+        """Start following the feed. Returns even when Redis is down (it is retried)."""
         await self.backend.connect()
         self._listener = asyncio.create_task(self._listen(), name="helpdesk-event-hub")
+        self._sender = asyncio.create_task(self._send(), name="helpdesk-event-sender")
 
     async def disconnect(self) -> None:
+        if self._sender is not None:
+            # Announce what is queued (briefly), then stop.
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), timeout=PUBLISH_TIMEOUT)
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
+            self._sender = None
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
@@ -115,16 +140,51 @@ class EventHub:
         return len(self._subscriptions)
 
     async def publish(self, envelopes: Sequence[TicketEventEnvelope]) -> None:
-        """Announce committed changes to every instance. Never raises: the change is committed
-        and durable; a lost announcement is caught up from the history table."""
+        """Queue committed changes for announcement to every instance; returns at once and
+        never raises: the change is committed and durable, and a lost announcement is caught
+        up from the history table."""
         for envelope in envelopes:
-            channel = organization_channel(envelope.organization_id)
             try:
-                await self.backend.publish(channel, envelope.to_json())
-                self.published += 1
-            except Exception:
-                self.publish_failures += 1
-                logger.warning("could not broadcast change %s", envelope.cursor, exc_info=True)
+                self._outbox.put_nowait(envelope)
+            except asyncio.QueueFull:
+                self.publish_skipped += 1
+                logger.warning("event outbox full; change %s is left to catch-up", envelope.cursor)
+
+    async def _send(self) -> None:
+        while True:
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            try:
+                # This process's own subscribers need no round trip through Redis.
+                if self._last is not None and max(e.cursor for e in batch) > self._last:
+                    try:
+                        await self.catch_up()
+                    except Exception:
+                        logger.exception("could not load changes after %s", self._last)
+                for envelope in batch:
+                    await self._announce(envelope)
+            finally:
+                for _ in batch:
+                    self._outbox.task_done()
+
+    async def _announce(self, envelope: TicketEventEnvelope) -> None:
+        if isinstance(self.backend, ResilientRedisBackend) and not self.backend.connected:
+            self.publish_skipped += 1  # everyone catches up from the table on reconnect
+            return
+        channel = organization_channel(envelope.organization_id)
+        try:
+            await asyncio.wait_for(
+                self.backend.publish(channel, envelope.to_json()), timeout=PUBLISH_TIMEOUT
+            )
+            self.published += 1
+        except Exception as exc:
+            self.publish_failures += 1
+            logger.warning("could not broadcast change %s: %s", envelope.cursor, exc)
+
+    async def newest_cursor(self) -> int:
+        """The newest committed change's cursor, read from the history table now."""
+        return await self._latest_cursor()
 
     @asynccontextmanager
     async def subscribe(
@@ -169,7 +229,13 @@ class EventHub:
             if subscription.organization_id == envelope.organization_id or (
                 subscription.customer_id == envelope.customer_id and not envelope.internal
             ):
+                if subscription.overflowed:
+                    continue
                 subscription.offer(change)
+                if subscription.overflowed:
+                    self.dropped_subscribers += 1
+                else:
+                    self.delivered += 1
 
     async def _listen(self) -> None:
         while True:

@@ -119,3 +119,30 @@ async def test_resume_after_a_cursor_replays_in_order_then_goes_live(
     assert len(set(cursors)) == 4
     assert live["response"]["body"] == "Live again"
     assert INTERNAL_MARKER not in str(missed)
+
+
+@pytest.mark.parametrize("ahead", [1, 10**12], ids=["next-id", "far-ahead"])
+async def test_a_cursor_above_the_newest_change_is_refused(
+    db: Stack, world: World, ahead: int
+) -> None:
+    ticket = global_id("Ticket", world.ticket.id)
+    async with serving(db.app) as url:
+        async with GraphQLWebSocket.connect(url, db.token(world.agent.user_id)) as first:
+            await first.subscribe(EVENTS)
+            await mutate(db, world.agent, STATUS, {"id": ticket, "status": "IN_PROGRESS"})
+            newest = int((await first.next_data())["data"]["ticketEvents"]["cursor"])
+        async with GraphQLWebSocket.connect(url, db.token(world.agent.user_id)) as again:
+            await again.subscribe(EVENTS, {"after": str(newest + ahead)})
+            refused = await again.receive()
+            assert (await again.receive())["type"] == "complete"
+            # The newest cursor itself is fine: nothing to replay, then live.
+            await again.subscribe(EVENTS, {"after": str(newest)})
+            await again.nothing_for(0.2)
+            await mutate(db, world.agent, STATUS, {"id": ticket, "status": "RESOLVED"})
+            live = (await again.next_data())["data"]["ticketEvents"]
+
+    assert refused["type"] == "next"
+    assert refused["payload"]["data"] is None
+    assert refused["payload"]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "newer than any event" in refused["payload"]["errors"][0]["message"]
+    assert live["ticket"]["status"] == "RESOLVED"
