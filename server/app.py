@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from models.engine import create_engine, create_sessionmaker, set_row_security
 from resolvers.events import TicketChange, latest_cursor, load_changes
@@ -26,6 +26,7 @@ from server.observability import RequestIdMiddleware, install_log_record_factory
 from server.ratelimit import create_rate_limiter
 from server.settings import Settings
 from server.view import HelpdeskGraphQL, Resources, Runtime
+from server.web import dashboard_page, static_files
 from subscriptions.backends import create_backend
 from subscriptions.hub import EventHub
 
@@ -130,6 +131,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
+    async def dashboard(request: Request) -> Response:
+        return dashboard_page()
+
     install_log_record_factory()
     middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins:
@@ -143,12 +147,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    pages = [Route("/dashboard", dashboard)] if settings.dashboard else []
     app = Starlette(
         routes=[
+            *pages,
             Route("/graphql", graphql_app),
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Mount("/static", static_files(), name="static"),
         ],
         middleware=middleware,
         lifespan=lifespan,

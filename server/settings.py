@@ -87,6 +87,7 @@ class Settings:
     jwt_leeway_seconds: int = 30
     cors_origins: tuple[str, ...] = ()
     graphiql: bool = True
+    dashboard: bool = True
     introspection: bool = True
     max_query_depth: int = 12
     max_query_aliases: int = 30
@@ -166,6 +167,9 @@ class Settings:
             jwt_leeway_seconds=_int(env.get("JWT_LEEWAY_SECONDS", "30"), "JWT_LEEWAY_SECONDS"),
             cors_origins=_list(env.get("CORS_ORIGINS", "")),
             graphiql=_bool(env.get("GRAPHIQL", "false" if production else "true"), "GRAPHIQL"),
+            dashboard=_bool(
+                env.get("DASHBOARD", "false" if production else "true"), "DASHBOARD"
+            ),
             introspection=_bool(
                 env.get("INTROSPECTION", "false" if production else "true"), "INTROSPECTION"
             ),
