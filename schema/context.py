@@ -240,6 +240,9 @@ class Context:
     services: Any = None
     # When the WebSocket's token expires (epoch seconds), if it does.
     token_expires_at: float | None = None
+    # The id the request's document is persisted under (APQ hash or allow-list id), if any:
+    # a stable key for per-document caches and plans.
+    document_id: str | None = None
     _scope: Scope | None = None
 
     @property

@@ -23,8 +23,9 @@ from schema import create_schema
 from schema.limits import QueryLimits
 from server.auth import TokenVerifier
 from server.observability import RequestIdMiddleware, install_log_record_factory
+from server.persisted import create_persisted_queries
 from server.ratelimit import create_rate_limiter
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 from server.view import HelpdeskGraphQL, Resources, Runtime
 from server.web import dashboard_page, static_files
 from subscriptions.backends import create_backend
@@ -60,6 +61,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application for these settings (default: from the environment)."""
     settings = settings or Settings.from_env()
     settings.require_token_key()
+    try:
+        # Built now, so that a bad manifest stops the start (in every worker) with its reason.
+        persisted_queries = create_persisted_queries(
+            settings.persisted_queries,
+            settings.persisted_queries_manifest,
+            settings.broadcast_url,
+            settings.persisted_queries_cache_size,
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     verifier = TokenVerifier(settings)
     runtime = Runtime()
 
@@ -80,12 +91,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub=hub,
             write_gate=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
             rate_limiter=rate_limiter,
+            persisted_queries=persisted_queries,
         )
         try:
             yield
         finally:
             runtime.resources = None
             await rate_limiter.close()
+            await persisted_queries.close()
             await hub.disconnect()
             await engine.dispose()
 

@@ -88,6 +88,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     graphiql: bool = True
     dashboard: bool = True
+    persisted_queries: str = "auto"
+    persisted_queries_manifest: Path | None = None
+    persisted_queries_cache_size: int = 1_000
     introspection: bool = True
     max_query_depth: int = 12
     max_query_aliases: int = 30
@@ -147,6 +150,17 @@ class Settings:
             if read_development_secret(data_dir) == secret:
                 raise SettingsError("JWT_SECRET is the development secret; set a real one")
 
+        persisted = env.get("PERSISTED_QUERIES", "auto").strip().lower()
+        if persisted not in ("auto", "off", "allowlist"):
+            raise SettingsError(
+                f"PERSISTED_QUERIES must be auto, off or allowlist, got {persisted!r}"
+            )
+        manifest = env.get("PERSISTED_QUERIES_MANIFEST") or None
+        # Relative paths are taken from the data folder, like every path the app keeps.
+        manifest_path = data_dir / Path(manifest).expanduser() if manifest else None
+        if persisted == "allowlist" and manifest_path is None:
+            raise SettingsError("PERSISTED_QUERIES=allowlist needs PERSISTED_QUERIES_MANIFEST")
+
         default_algorithms = "RS256" if jwks_url else "HS256"
         algorithms = _list(env.get("JWT_ALGORITHMS", default_algorithms))
         if jwks_url and any(a.startswith("HS") for a in algorithms):
@@ -169,6 +183,11 @@ class Settings:
             graphiql=_bool(env.get("GRAPHIQL", "false" if production else "true"), "GRAPHIQL"),
             dashboard=_bool(
                 env.get("DASHBOARD", "false" if production else "true"), "DASHBOARD"
+            ),
+            persisted_queries=persisted,
+            persisted_queries_manifest=manifest_path,
+            persisted_queries_cache_size=_int(
+                env.get("PERSISTED_QUERIES_CACHE_SIZE", "1000"), "PERSISTED_QUERIES_CACHE_SIZE"
             ),
             introspection=_bool(
                 env.get("INTROSPECTION", "false" if production else "true"), "INTROSPECTION"

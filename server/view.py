@@ -33,6 +33,7 @@ from schema.errors import UNAVAILABLE_MESSAGE, finish_error, is_database_unavail
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
 from server.legacy_ws import LegacyGraphQLWSHandler
 from server.observability import request_id
+from server.persisted import PersistedQueries, PersistedQueryError
 from server.ratelimit import RateLimiter
 from server.settings import Settings
 from server.web import graphiql_page
@@ -52,6 +53,7 @@ class Resources:
     hub: EventHub
     write_gate: asyncio.Lock | None
     rate_limiter: RateLimiter
+    persisted_queries: PersistedQueries
 
 
 @dataclass
@@ -172,6 +174,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 )
                 limited = await self._rate_limited(request, context.actor)
                 response = limited or await self.run(request, context=context)
+            except PersistedQueryError as exc:
+                response = error_response(exc.message, exc.code, exc.status_code)
             except RequestTooLargeError:
                 response = error_response(
                     f"the request body is larger than {self._settings.max_body_bytes} bytes",
@@ -200,6 +204,17 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             await context.close()
         await response(scope, receive, send)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Only for a browser's page load: a GET that carries a persisted query (no `query`
+        # parameter) with `Accept: */*` is an API call, not a visit.
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
+
     async def render_graphql_ide(self, request: Request) -> Response:
         # Ours, with packaged assets: Strawberry's page loads GraphiQL from a public CDN.
         return graphiql_page()
@@ -219,6 +234,14 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             isinstance(value, str | None) for value in (data.query, data.operation_name)
         ):
             raise HTTPException(400, "query and operationName must be strings")
+        if data is not None:
+            # Persisted queries resolve to their text before anything else looks at it.
+            document = await self._runtime.get().persisted_queries.resolve(
+                data.query, data.extensions
+            )
+            if document is not None:
+                data.query = document.query
+                kwargs["context"].document_id = document.id
         if data is not None and _is_subscription(data.query, data.operation_name):
             raise HTTPException(
                 400, "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"

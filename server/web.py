@@ -140,7 +140,7 @@ _DASHBOARD_BODY = """<header>
 def dashboard_page() -> HTMLResponse:
     """Stats cards and a live feed of ticket events, over the public API (graphql-ws)."""
     cards = "\n".join(
-        f'  <div class="card"><div class="value" id="{id_}">–</div>'
+        f'  <div class="card"><div class="value" id="{id_}">&ndash;</div>'
         f'<div class="label">{label}</div></div>'
         for id_, label in _CARDS
     )
