@@ -181,9 +181,7 @@ class Settings:
             jwt_leeway_seconds=_int(env.get("JWT_LEEWAY_SECONDS", "30"), "JWT_LEEWAY_SECONDS"),
             cors_origins=_list(env.get("CORS_ORIGINS", "")),
             graphiql=_bool(env.get("GRAPHIQL", "false" if production else "true"), "GRAPHIQL"),
-            dashboard=_bool(
-                env.get("DASHBOARD", "false" if production else "true"), "DASHBOARD"
-            ),
+            dashboard=_bool(env.get("DASHBOARD", "false" if production else "true"), "DASHBOARD"),
             persisted_queries=persisted,
             persisted_queries_manifest=manifest_path,
             persisted_queries_cache_size=_int(
