@@ -30,6 +30,7 @@ from resolvers.errors import DomainError
 from resolvers.identity import actor_for_subject
 from schema.context import Context
 from schema.errors import UNAVAILABLE_MESSAGE, finish_error, is_database_unavailable
+from server import negotiation
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
 from server.legacy_ws import LegacyGraphQLWSHandler
 from server.observability import request_id
@@ -166,6 +167,15 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive=self._limited(scope, receive))
+        media = request.state.media_type = negotiation.negotiate(request.headers.get("accept"))
+        if media is None and not self.should_render_graphql_ide(request):
+            response = error_response(
+                "Accept application/graphql-response+json or application/json",
+                "NOT_ACCEPTABLE",
+                406,
+            )
+            await response(scope, receive, send)
+            return
         context = self.new_context(request)
         try:
             try:
@@ -202,6 +212,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 response = error_response(UNAVAILABLE_MESSAGE, "UNAVAILABLE", 503)
         finally:
             await context.close()
+        request_error = getattr(request.state, "request_error", False)
+        response = negotiation.adapt(response, media, request_error)
         await response(scope, receive, send)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
@@ -324,7 +336,11 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         rid = request_id.get()
         for error in result.errors or ():
             finish_error(error, request_id=rid, suggestions=self._settings.field_suggestions)
-        return await super().process_result(request, result)
+        body = await super().process_result(request, result)
+        media = getattr(request.state, "media_type", None)
+        if media is not None and negotiation.is_request_error(result):
+            request.state.request_error = True
+        return negotiation.shape(media, result, body)
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: the WebSocket adapter sends bytes as binary frames, which
