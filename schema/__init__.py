@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError
@@ -47,14 +47,19 @@ class HelpdeskSchema(strawberry.Schema):
 
 
 def create_schema(
-    *, introspection: bool = True, limits: QueryLimits | None = None
+    *,
+    introspection: bool = True,
+    limits: QueryLimits | None = None,
+    observers: Sequence[type[SchemaExtension]] = (),
 ) -> HelpdeskSchema:
-    """Build the schema. Extensions are classes or factories, built per request."""
+    """Build the schema. Extensions are classes or factories, built per request; `observers`
+    (metrics, logs, tracing) come first, so that they see each operation whole."""
     limits = limits or QueryLimits()
     # The parser and validation LRU caches live at module level (keyed by maxsize), so a
     # factory still shares one cache across requests. Order matters: the token limit is a
     # parse option, the rules join before validation, and the cost is checked after it.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        *observers,
         MaskUnexpectedErrors,
         *limit_extensions(limits),
         lambda: ParserCache(maxsize=1024),

@@ -21,11 +21,13 @@ from models.engine import create_engine, create_sessionmaker, set_row_security
 from resolvers.events import TicketChange, latest_cursor, load_changes
 from schema import create_schema
 from schema.limits import QueryLimits
+from server import metrics
 from server.auth import TokenVerifier
-from server.observability import RequestIdMiddleware, install_log_record_factory
+from server.observability import RequestIdMiddleware, ensure_logging
 from server.persisted import create_persisted_queries
 from server.ratelimit import create_rate_limiter
 from server.settings import Settings, SettingsError
+from server.telemetry import create_extensions
 from server.view import HelpdeskGraphQL, Resources, Runtime
 from server.web import dashboard_page, static_files
 from subscriptions.backends import create_backend
@@ -60,6 +62,8 @@ def create_hub(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application for these settings (default: from the environment)."""
     settings = settings or Settings.from_env()
+    # Here, not only in `helpdesk serve`: this runs in every worker process.
+    ensure_logging(settings.log_level, settings.log_format)
     settings.require_token_key()
     try:
         # Built now, so that a bad manifest stops the start (in every worker) with its reason.
@@ -81,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )
+        pool_limit = settings.db_pool_size + settings.db_max_overflow
+        metrics.instrument_pool(engine, pool_limit)
         sessionmaker = create_sessionmaker(engine)
         hub = create_hub(settings, sessionmaker)
         await hub.connect()
@@ -101,6 +107,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await persisted_queries.close()
             await hub.disconnect()
             await engine.dispose()
+            metrics.uninstrument_pool(pool_limit)
+            metrics.worker_exited()
 
     limits = QueryLimits(
         max_depth=settings.max_query_depth,
@@ -112,7 +120,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         runtime=runtime,
         verifier=verifier,
         settings=settings,
-        schema=create_schema(introspection=settings.introspection, limits=limits),
+        schema=create_schema(
+            introspection=settings.introspection,
+            limits=limits,
+            observers=create_extensions(tracing=settings.tracing),
+        ),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
         # Legacy graphql-ws clients get keep-alives; graphql-transport-ws relies on pings
@@ -147,7 +159,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def dashboard(request: Request) -> Response:
         return dashboard_page()
 
-    install_log_record_factory()
     middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins:
         middleware.append(
@@ -161,6 +172,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         )
     pages = [Route("/dashboard", dashboard)] if settings.dashboard else []
+    if settings.metrics:
+        pages.append(Route("/metrics", metrics.metrics_endpoint))
     app = Starlette(
         routes=[
             *pages,

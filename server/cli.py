@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -18,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import Customer, TeamMember, migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
-from server.observability import configure_logging
+from server.metrics import MULTIPROC_ENV
+from server.observability import configure_logging, logging_config
 from server.seed import DemoUser, demo_users, seed_demo
 from server.settings import Settings, SettingsError, create_development_secret
 
@@ -90,15 +94,43 @@ def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     settings = _settings()  # fail fast, before uvicorn spawns workers
     try:
         settings.require_token_key()
     except SettingsError as exc:
         raise CommandError(str(exc)) from None
     _require_database(settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    metrics_dir = _prepare_metrics_dir(args.workers)
+    try:
+        _run_uvicorn(args, settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _prepare_metrics_dir(workers: int) -> str | None:
+    """With several workers, prometheus-client keeps samples in files that every worker's
+    /metrics adds up: use PROMETHEUS_MULTIPROC_DIR (emptied now: samples of an earlier run
+    would count again) or a temporary folder. Returns a folder to remove afterwards."""
+    configured = os.environ.get(MULTIPROC_ENV)
+    if configured:
+        folder = Path(configured)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        return None
+    if workers <= 1:
+        return None
+    made = tempfile.mkdtemp(prefix="helpdesk-metrics-")
+    os.environ[MULTIPROC_ENV] = made  # inherited by the worker processes
+    return made
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -106,6 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level,
+        # Applied by uvicorn in every worker process, not only here.
+        log_config=logging_config(settings.log_level, settings.log_format),
         # Our own access log carries request ids (server.observability).
         access_log=False,
         proxy_headers=True,
@@ -117,7 +151,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # bytes are worth when one change fans out to thousands of sockets.
         ws_per_message_deflate=False,
     )
-    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:

@@ -37,6 +37,13 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     return number
 
 
+def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    lowered = value.strip().lower()
+    if lowered not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return lowered
+
+
 def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
@@ -106,6 +113,9 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     log_level: str = "info"
+    log_format: str = "text"
+    metrics: bool = True
+    tracing: bool = False
     uses_development_secret: bool = field(default=False, compare=False)
 
     @property
@@ -218,6 +228,11 @@ class Settings:
             ),
             db_pool_size=_int(env.get("DB_POOL_SIZE", "10"), "DB_POOL_SIZE", minimum=1),
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW", "10"), "DB_MAX_OVERFLOW"),
-            log_level=env.get("LOG_LEVEL", "info").lower(),
+            log_level=_choice(
+                env.get("LOG_LEVEL", "info"), "LOG_LEVEL", ("debug", "info", "warning", "error")
+            ),
+            log_format=_choice(env.get("LOG_FORMAT", "text"), "LOG_FORMAT", ("text", "json")),
+            metrics=_bool(env.get("METRICS", "true"), "METRICS"),
+            tracing=_bool(env.get("TRACING", "false"), "TRACING"),
             uses_development_secret=uses_dev_secret,
         )

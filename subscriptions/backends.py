@@ -26,6 +26,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from subscriptions import metrics
+
 logger = logging.getLogger("helpdesk.broadcast")
 
 CHANNEL_PATTERN = "helpdesk.tickets.*"
@@ -116,6 +118,7 @@ class ResilientRedisBackend(BroadcastBackend):
             try:
                 await pubsub.psubscribe(self._pattern)
                 self._connected.set()
+                metrics.BROADCAST_CONNECTED.set(1)
                 backoff = 0.1
                 if not first:
                     self.reconnects += 1
@@ -136,6 +139,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 if self._connected.is_set():
                     logger.warning("lost Redis connection (%s); reconnecting", exc)
                 self._connected.clear()
+                metrics.BROADCAST_CONNECTED.set(0)
                 await asyncio.sleep(backoff * (1 + random.random() / 2))
                 backoff = min(backoff * 2, self._max_backoff)
             finally:
@@ -154,6 +158,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 event = Event(channel=message["channel"].decode(), message=message["data"].decode())
             except (UnicodeDecodeError, AttributeError, KeyError, TypeError):
                 self.malformed_messages += 1
+                metrics.EVENTS_DROPPED.labels("malformed").inc()
                 logger.warning("skipped a malformed broadcast message")
                 continue
             try:
@@ -162,6 +167,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 # The hub reloads from the history table, so a dropped trigger is caught up
                 # by the next one; never block the socket reader.
                 self.dropped_messages += 1
+                metrics.EVENTS_DROPPED.labels("inbox_full").inc()
 
 
 async def _close_quietly(pubsub: Any, client: aioredis.Redis) -> None:

@@ -16,6 +16,7 @@ local changes during an outage; other instances catch up when they reconnect.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 from broadcaster._backends.base import BroadcastBackend
 
+from subscriptions import metrics
 from subscriptions.backends import ResilientRedisBackend
 from subscriptions.events import TicketEventEnvelope, organization_channel
 
@@ -110,6 +112,8 @@ class EventHub:
     async def connect(self) -> None:
         """Start following the feed. Returns even when Redis is down (it is retried)."""
         await self.backend.connect()
+        if not isinstance(self.backend, ResilientRedisBackend):
+            metrics.BROADCAST_CONNECTED.set(1)  # in-process: always there
         self._listener = asyncio.create_task(self._listen(), name="helpdesk-event-hub")
         self._sender = asyncio.create_task(self._send(), name="helpdesk-event-sender")
 
@@ -148,6 +152,7 @@ class EventHub:
                 self._outbox.put_nowait(envelope)
             except asyncio.QueueFull:
                 self.publish_skipped += 1
+                metrics.EVENTS_DROPPED.labels("outbox_full").inc()
                 logger.warning("event outbox full; change %s is left to catch-up", envelope.cursor)
 
     async def _send(self) -> None:
@@ -171,6 +176,7 @@ class EventHub:
     async def _announce(self, envelope: TicketEventEnvelope) -> None:
         if isinstance(self.backend, ResilientRedisBackend) and not self.backend.connected:
             self.publish_skipped += 1  # everyone catches up from the table on reconnect
+            metrics.ANNOUNCEMENTS.labels("skipped").inc()
             return
         channel = organization_channel(envelope.organization_id)
         try:
@@ -178,8 +184,10 @@ class EventHub:
                 self.backend.publish(channel, envelope.to_json()), timeout=PUBLISH_TIMEOUT
             )
             self.published += 1
+            metrics.ANNOUNCEMENTS.labels("ok").inc()
         except Exception as exc:
             self.publish_failures += 1
+            metrics.ANNOUNCEMENTS.labels("failed").inc()
             logger.warning("could not broadcast change %s: %s", envelope.cursor, exc)
 
     async def newest_cursor(self) -> int:
@@ -200,9 +208,11 @@ class EventHub:
                 self._last = await self._latest_cursor()
             self._subscriptions.add(subscription)
             start = self._last
+        metrics.SUBSCRIPTIONS.inc()
         try:
             yield subscription, start
         finally:
+            metrics.SUBSCRIPTIONS.dec()
             self._subscriptions.discard(subscription)
             if not self._subscriptions:
                 async with self._advance_lock:
@@ -220,6 +230,7 @@ class EventHub:
                 for change in changes:
                     self._last = change.cursor
                     self._route(change)
+                    _observe_lag(change)
                 if not getattr(changes, "more", False):
                     return
 
@@ -234,8 +245,10 @@ class EventHub:
                 subscription.offer(change)
                 if subscription.overflowed:
                     self.dropped_subscribers += 1
+                    metrics.EVENTS_DROPPED.labels("slow_subscriber").inc()
                 else:
                     self.delivered += 1
+                    metrics.EVENTS_DELIVERED.inc()
 
     async def _listen(self) -> None:
         while True:
@@ -243,6 +256,7 @@ class EventHub:
             try:
                 envelope = TicketEventEnvelope.from_json(event.message)
             except (ValueError, KeyError, TypeError):
+                metrics.EVENTS_DROPPED.labels("malformed").inc()
                 logger.warning("skipped a malformed event on %s", event.channel)
                 continue
             if self._last is None or envelope.cursor <= self._last:
@@ -252,3 +266,15 @@ class EventHub:
             except Exception:
                 # A database hiccup must not kill the listener; the next trigger retries.
                 logger.exception("could not load changes after %s", self._last)
+
+
+def _observe_lag(change: Any) -> None:
+    """Commit-to-delivery time of a change, from its newest history entry's timestamp."""
+    history = getattr(change, "history", None)
+    if not history:
+        return
+    committed = history[-1].created_at
+    if committed.tzinfo is None:
+        committed = committed.replace(tzinfo=dt.UTC)
+    lag = (dt.datetime.now(dt.UTC) - committed).total_seconds()
+    metrics.FANOUT_LAG.observe(max(0.0, lag))
