@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -25,6 +26,16 @@ SECRET = "s3cret-search-text"
 @pytest.fixture
 async def world(session) -> World:
     return await create_world(session)
+
+
+@functools.cache
+def span_exporter() -> InMemorySpanExporter:
+    """OpenTelemetry's global tracer provider can be set once per process: one for all tests."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -214,10 +225,8 @@ async def test_a_client_that_hangs_up_is_not_an_error(
 async def test_tracing_records_one_span_per_operation_without_arguments(
     db: Stack, world: World
 ) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    exporter = span_exporter()
+    exporter.clear()
     query = "query Find($s: String) { tickets(filter: {search: $s}) { totalCount } }"
     literal = '{ tickets(filter: {search: "SECRET"}) { totalCount } }'.replace("SECRET", SECRET)
     token = db.token(world.agent.user_id)

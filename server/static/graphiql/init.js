@@ -12,13 +12,17 @@
 
   const EXAMPLE_QUERY = `# Helpdesk API
 #
-# Authenticate in the Headers tab below:
+# Sign in: open the Headers tab below and paste
 #
 #   {"Authorization": "Bearer <token>"}
 #
-# \`make run\` printed tokens for the demo users; \`helpdesk token EMAIL\` prints
-# a fresh one. GraphiQL keeps these headers in this browser's localStorage.
-# Run with Ctrl-Enter; subscriptions stream in over WebSocket.
+# \`make run\` printed tokens for the demo users;
+# \`helpdesk token EMAIL\` prints a fresh one.
+# GraphiQL keeps headers in this browser's
+# localStorage (Settings > Clear storage).
+#
+# Run with Ctrl-Enter. Subscriptions stream in
+# over WebSocket with the same headers.
 
 query FirstLook {
   me {
