@@ -162,9 +162,10 @@ class EventHub:
                 batch.append(self._outbox.get_nowait())
             try:
                 # This process's own subscribers need no round trip through Redis.
-                if self._last is not None and max(e.cursor for e in batch) > self._last:
+                newest = max(e.cursor for e in batch)
+                if self._last is not None and newest > self._last:
                     try:
-                        await self.catch_up()
+                        await self.catch_up(at_least=newest)
                     except Exception:
                         logger.exception("could not load changes after %s", self._last)
                 for envelope in batch:
@@ -220,10 +221,13 @@ class EventHub:
                         # Nobody listens: stop following the feed until someone does.
                         self._last = None
 
-    async def catch_up(self) -> None:
-        """Deliver every committed change not yet delivered (after a reconnect, or a trigger)."""
+    async def catch_up(self, at_least: int | None = None) -> None:
+        """Deliver every committed change not yet delivered (after a reconnect, or a trigger).
+
+        With `at_least`, nothing is loaded when that cursor was delivered meanwhile: the local
+        trigger and the broadcast one of the same change then cost one load, not two."""
         async with self._advance_lock:
-            if self._last is None:
+            if self._last is None or (at_least is not None and self._last >= at_least):
                 return
             while True:
                 changes = await self._load_after(self._last)
@@ -262,7 +266,7 @@ class EventHub:
             if self._last is None or envelope.cursor <= self._last:
                 continue
             try:
-                await self.catch_up()
+                await self.catch_up(at_least=envelope.cursor)
             except Exception:
                 # A database hiccup must not kill the listener; the next trigger retries.
                 logger.exception("could not load changes after %s", self._last)

@@ -29,18 +29,21 @@ def result_text(browser: Any) -> str:
 
 
 def open_graphiql(browser: Any, server: DemoServer, query: str | None = None) -> None:
+    """GraphiQL with the agent's token typed into the Headers tab (and a query, if given)."""
     browser.get(f"{server.base}/graphql")
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, ".graphiql-editor-tool .CodeMirror")
+    )
     headers = json.dumps({"Authorization": f"Bearer {server.token(AGENT)}"})
+    # GraphiQL's editors are CodeMirror 5 instances: set their text as typing would.
     browser.execute_script(
-        "localStorage.clear();"
-        "localStorage.setItem('graphiql:headers', arguments[0]);"
-        "if (arguments[1]) localStorage.setItem('graphiql:query', arguments[1]);",
+        "const tool = document.querySelector("
+        "  '.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');"
+        "tool.CodeMirror.setValue(arguments[0]);"
+        "if (arguments[1]) document.querySelector('.graphiql-query-editor .CodeMirror')"
+        "  .CodeMirror.setValue(arguments[1]);",
         headers,
         query,
-    )
-    browser.refresh()
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_elements(By.CSS_SELECTOR, ".graphiql-execute-button")
     )
 
 
