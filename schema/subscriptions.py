@@ -190,7 +190,10 @@ class Subscription:
                 act_as(session, actor)  # a cursor the subscriber may not see is no cursor
                 last = await position_of(session, resume)
             if last is None:
-                raise BadUserInputError("after must be a cursor from an earlier event")
+                # Unknown, newer than any event, or someone else's.
+                raise BadUserInputError(
+                    "after must be the cursor of an event you received (or subscribe without)"
+                )
         hub = ctx.services.hub
         async with hub.subscribe(organization_id=organization_id, customer_id=customer_id) as (
             subscription,

@@ -6,11 +6,17 @@ every change after the last one it delivered from the history table, in id order
 the whole process. So a message that arrives late, twice, malformed or not at all never
 reorders, duplicates or loses a change; and fanning a change out to N subscribers costs no
 database work per subscriber.
+
+Announcing is off the mutation's path: `publish` only queues the envelopes, and a background
+task sends them (skipping Redis while it is down) and wakes this process's own subscribers
+at once, so a slow or absent Redis never slows a mutation and local subscribers still see
+local changes during an outage; other instances catch up when they reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -19,10 +25,15 @@ from typing import Any, Protocol
 
 from broadcaster._backends.base import BroadcastBackend
 
+from subscriptions import metrics
 from subscriptions.backends import ResilientRedisBackend
 from subscriptions.events import TicketEventEnvelope, organization_channel
 
 logger = logging.getLogger("helpdesk.hub")
+
+OUTBOX_SIZE = 10_000
+# A publish that takes longer than this is given up (and caught up from the history table).
+PUBLISH_TIMEOUT = 2.0
 
 
 # (writing transaction, history id): the order of the event log (resolvers/events.py).
@@ -98,22 +109,37 @@ class EventHub:
         self._wake = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._deliverer: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[TicketEventEnvelope] = asyncio.Queue(maxsize=OUTBOX_SIZE)
+        self._sender: asyncio.Task[None] | None = None
         self.published = 0
         self.publish_failures = 0
+        # Announcements not sent at all (outbox full, or Redis known to be down).
+        self.publish_skipped = 0
+        # Changes queued to subscribers, and subscribers dropped for falling behind.
+        self.delivered = 0
+        self.dropped_subscribers = 0
         if isinstance(backend, ResilientRedisBackend):
             backend.on_reconnect = self._reconnected
 
     async def connect(self) -> None:
+        """Start following the feed. Returns even when Redis is down (it is retried)."""
         await self.backend.connect()
+        if not isinstance(self.backend, ResilientRedisBackend):
+            metrics.BROADCAST_CONNECTED.set(1)  # in-process: always there
         self._listener = asyncio.create_task(self._listen(), name="helpdesk-event-hub")
         self._deliverer = asyncio.create_task(self._deliver(), name="helpdesk-event-delivery")
+        self._sender = asyncio.create_task(self._send(), name="helpdesk-event-sender")
 
     async def disconnect(self) -> None:
-        for task in (self._listener, self._deliverer):
+        if self._sender is not None:
+            # Announce what is queued (briefly), then stop.
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), timeout=PUBLISH_TIMEOUT)
+        for task in (self._sender, self._listener, self._deliverer):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        self._listener = self._deliverer = None
+        self._sender = self._listener = self._deliverer = None
         await self.backend.disconnect()
 
     async def is_ready(self) -> bool:
@@ -129,16 +155,48 @@ class EventHub:
         return len(self._subscriptions)
 
     async def publish(self, envelopes: Sequence[TicketEventEnvelope]) -> None:
-        """Announce committed changes to every instance. Never raises: the change is committed
-        and durable; a lost announcement is caught up from the history table."""
+        """Queue committed changes for announcement to every instance; returns at once and
+        never raises: the change is committed and durable, and a lost announcement is caught
+        up from the history table."""
         for envelope in envelopes:
-            channel = organization_channel(envelope.organization_id)
             try:
-                await self.backend.publish(channel, envelope.to_json())
-                self.published += 1
-            except Exception:
-                self.publish_failures += 1
-                logger.warning("could not broadcast change %s", envelope.cursor, exc_info=True)
+                self._outbox.put_nowait(envelope)
+            except asyncio.QueueFull:
+                self.publish_skipped += 1
+                metrics.EVENTS_DROPPED.labels("outbox_full").inc()
+                logger.warning("event outbox full; change %s is left to catch-up", envelope.cursor)
+
+    async def _send(self) -> None:
+        while True:
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            try:
+                # This process's own subscribers need no round trip through Redis.
+                if self._last is not None:
+                    self.trigger()
+                for envelope in batch:
+                    await self._announce(envelope)
+            finally:
+                for _ in batch:
+                    self._outbox.task_done()
+
+    async def _announce(self, envelope: TicketEventEnvelope) -> None:
+        if isinstance(self.backend, ResilientRedisBackend) and not self.backend.connected:
+            self.publish_skipped += 1  # everyone catches up from the table on reconnect
+            metrics.ANNOUNCEMENTS.labels("skipped").inc()
+            return
+        channel = organization_channel(envelope.organization_id)
+        try:
+            await asyncio.wait_for(
+                self.backend.publish(channel, envelope.to_json()), timeout=PUBLISH_TIMEOUT
+            )
+            self.published += 1
+            metrics.ANNOUNCEMENTS.labels("ok").inc()
+        except Exception as exc:
+            self.publish_failures += 1
+            metrics.ANNOUNCEMENTS.labels("failed").inc()
+            logger.warning("could not broadcast change %s: %s", envelope.cursor, exc)
 
     @asynccontextmanager
     async def subscribe(
@@ -154,9 +212,11 @@ class EventHub:
                 self._last = await self._latest_position()
             self._subscriptions.add(subscription)
             start = self._last
+        metrics.SUBSCRIPTIONS.inc()
         try:
             yield subscription, start
         finally:
+            metrics.SUBSCRIPTIONS.dec()
             self._subscriptions.discard(subscription)
             if not self._subscriptions:
                 async with self._advance_lock:
@@ -175,6 +235,7 @@ class EventHub:
                 for change in changes:
                     self._last = change.position
                     self._route(change)
+                    _observe_lag(change)
                 if not getattr(changes, "more", False):
                     break
             return self._undelivered is not None and await self._undelivered()
@@ -193,7 +254,15 @@ class EventHub:
             if subscription.organization_id == envelope.organization_id or (
                 subscription.customer_id == envelope.customer_id and not envelope.internal
             ):
+                if subscription.overflowed:
+                    continue
                 subscription.offer(change)
+                if subscription.overflowed:
+                    self.dropped_subscribers += 1
+                    metrics.EVENTS_DROPPED.labels("slow_subscriber").inc()
+                else:
+                    self.delivered += 1
+                    metrics.EVENTS_DELIVERED.inc()
 
     async def _listen(self) -> None:
         while True:
@@ -201,6 +270,7 @@ class EventHub:
             try:
                 TicketEventEnvelope.from_json(event.message)
             except (ValueError, KeyError, TypeError):
+                metrics.EVENTS_DROPPED.labels("malformed").inc()
                 logger.warning("skipped a malformed event on %s", event.channel)
                 continue
             if self._last is not None:
@@ -226,3 +296,15 @@ class EventHub:
                 logger.exception("could not load changes after %s", self._last)
                 pending = False
             waits = waits + 1 if pending else 0
+
+
+def _observe_lag(change: Any) -> None:
+    """Commit-to-delivery time of a change, from its newest history entry's timestamp."""
+    history = getattr(change, "history", None)
+    if not history:
+        return
+    committed = history[-1].created_at
+    if committed.tzinfo is None:
+        committed = committed.replace(tzinfo=dt.UTC)
+    lag = (dt.datetime.now(dt.UTC) - committed).total_seconds()
+    metrics.FANOUT_LAG.observe(max(0.0, lag))
