@@ -259,6 +259,14 @@ class Context:
     access: Any = None
     # Set once the socket's user lost its rights: nothing more is sent on it.
     access_revoked: bool = False
+    # The cursor of the ticket event being sent, for transports that remember where a
+    # subscriber is (shared fan-out).
+    event_cursor: str | None = None
+    # Called once a subscription is registered with the event hub (it receives every change
+    # committed from then on).
+    on_live: Callable[[], None] | None = None
+    # Resolving for a shared group of subscribers (server/fanout.py), not for one socket.
+    shared_group: bool = False
     # The caller's rate-limit budget after this request (server.ratelimit.RateLimitState);
     # None when rate limiting is off.
     rate_limit: Any = None
@@ -295,6 +303,12 @@ class Context:
     async def close(self) -> None:
         if self._scope is not None:
             await self._scope.close()
+
+    def live(self) -> None:
+        """The subscription being resolved is registered with the event hub."""
+        if self.on_live is not None:
+            self.on_live()
+            self.on_live = None
 
     def revoke_access(self) -> None:
         """The socket's user lost its rights: subscriptions stop before their next event."""

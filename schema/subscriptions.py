@@ -29,8 +29,6 @@ from schema.ticket import AssigneeScope, Response, Ticket, TicketFilter
 from subscriptions.events import EventKind
 from subscriptions.hub import SlowSubscriberError
 
-# Private-use close code (graphql-transport-ws uses 4400-4499 for protocol errors).
-CLOSE_TOO_SLOW = 4008
 # How far back (in history ids) `after` may reach; older clients should reload instead.
 MAX_REPLAY = 100_000
 
@@ -147,14 +145,6 @@ def _routing(actor: Actor) -> tuple[int | None, int | None]:
     return None, actor.id
 
 
-async def _close_slow(ctx: Context, sent: str | None) -> None:
-    websocket = ctx.request
-    close = getattr(websocket, "close", None)
-    if close is not None:
-        resume = f"; resume with after={sent}" if sent is not None else ""
-        await close(code=CLOSE_TOO_SLOW, reason=f"too slow to keep up{resume}")
-
-
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -182,8 +172,6 @@ class Subscription:
             await ctx.close()
         matches = _Matcher(actor, filter, only_ticket)
         resume = _parse_cursor(after)
-        # The last cursor sent (what the client would resume from).
-        sent = after
         last: Position | None = None
         if resume is not None:
             async with ctx.sessionmaker() as session:
@@ -195,56 +183,68 @@ class Subscription:
                     "after must be the cursor of an event you received (or subscribe without)"
                 )
         hub = ctx.services.hub
-        async with hub.subscribe(organization_id=organization_id, customer_id=customer_id) as (
-            subscription,
-            start,
-        ):
-            replaying = last is not None
-            if last is None:
-                # Live only: the hub delivers everything after `start` through the queue.
-                last = start
-            elif start[1] - last[1] > MAX_REPLAY:
-                raise BadUserInputError("that cursor is too old to replay; reload and subscribe")
-            # Replay from the log up to now; live changes meanwhile wait in the queue.
-            while replaying:
-                async with ctx.sessionmaker() as session:
-                    act_as(session, actor)
-                    batch = await load_changes(
-                        session,
-                        after=last,
-                        organization_id=organization_id,
-                        customer_id=customer_id,
-                        ticket_id=only_ticket,
+        replaying = last is not None
+        while True:
+            # Once per registration with the hub: replay what the log holds after `last`, then
+            # live. A subscriber whose queue the hub had to drop (this server fell behind, or
+            # the client reads slowly) registers again and replays from the log: no event is
+            # lost and no socket is closed for the server's delay.
+            async with hub.subscribe(
+                organization_id=organization_id,
+                customer_id=customer_id,
+                counted=not ctx.shared_group,
+            ) as (
+                subscription,
+                start,
+            ):
+                ctx.live()
+                if last is None:
+                    # Live only: the hub delivers everything after `start` through the queue.
+                    last = start
+                elif start[1] - last[1] > MAX_REPLAY:
+                    raise BadUserInputError(
+                        "that cursor is too old to replay; reload and subscribe"
                     )
-                for change in batch:
+                # Replay from the log up to now; live changes meanwhile wait in the queue.
+                while replaying:
+                    async with ctx.sessionmaker() as session:
+                        act_as(session, actor)
+                        batch = await load_changes(
+                            session,
+                            after=last,
+                            organization_id=organization_id,
+                            customer_id=customer_id,
+                            ticket_id=only_ticket,
+                        )
+                    for change in batch:
+                        last = change.position
+                        if ctx.access_revoked:
+                            return  # the socket's user lost its rights; the socket is closing
+                        view = _event_for(ctx, change) if matches(change) else None
+                        if view is not None:
+                            ctx.event_cursor = view[0].cursor
+                            with ctx.event_scope(view[1]):
+                                yield view[0]
+                            await view[1].close()
+                    replaying = batch.more
+                # Live: anything the queue holds at or below `last` was replayed already.
+                while True:
+                    try:
+                        change = await subscription.get()
+                    except SlowSubscriberError:
+                        break
+                    if change.position <= last:
+                        continue
                     last = change.position
                     if ctx.access_revoked:
                         return  # the socket's user lost its rights; the socket is closing
                     view = _event_for(ctx, change) if matches(change) else None
                     if view is not None:
-                        sent = view[0].cursor
+                        ctx.event_cursor = view[0].cursor
                         with ctx.event_scope(view[1]):
                             yield view[0]
                         await view[1].close()
-                replaying = batch.more
-            # Live: anything the queue holds at or below `last` was replayed already.
-            while True:
-                try:
-                    change = await subscription.get()
-                except SlowSubscriberError:
-                    await _close_slow(ctx, sent)
-                    return
-                if change.position <= last:
-                    continue
-                last = change.position
-                if ctx.access_revoked:
-                    return  # the socket's user lost its rights; the socket is closing
-                view = _event_for(ctx, change) if matches(change) else None
-                if view is not None:
-                    sent = view[0].cursor
-                    with ctx.event_scope(view[1]):
-                        yield view[0]
-                    await view[1].close()
+            replaying = True
 
     @strawberry.subscription(
         description=(
@@ -274,25 +274,36 @@ class Subscription:
                 await scope.close()
 
         hub = ctx.services.hub
-        async with hub.subscribe(organization_id=organization_id, customer_id=customer_id) as (
-            subscription,
-            _,
-        ):
-            yield await current()
-            sent_at = time.monotonic()
-            while True:
-                try:
-                    change = await subscription.get()
-                except SlowSubscriberError:
-                    await _close_slow(ctx, None)
-                    return
-                if not may_receive(actor, change.envelope):
-                    continue
-                # Coalesce a burst: wait out the interval, then drop what queued meanwhile.
-                await asyncio.sleep(max(0.0, sent_at + interval - time.monotonic()))
-                while not subscription.queue.empty():
-                    subscription.queue.get_nowait()
+        sent_at = 0.0
+        while True:
+            # Registered before counting, so no change is missed. A dropped queue (this server
+            # fell behind) only means "something changed": register again and count afresh.
+            async with hub.subscribe(
+                organization_id=organization_id,
+                customer_id=customer_id,
+                counted=not ctx.shared_group,
+            ) as (
+                subscription,
+                _,
+            ):
+                ctx.live()
                 if ctx.access_revoked:
                     return
                 yield await current()
                 sent_at = time.monotonic()
+                while True:
+                    try:
+                        change = await subscription.get()
+                    except SlowSubscriberError:
+                        break
+                    if not may_receive(actor, change.envelope):
+                        continue
+                    # Coalesce a burst: wait out the interval, then drop what queued meanwhile.
+                    await asyncio.sleep(max(0.0, sent_at + interval - time.monotonic()))
+                    while not subscription.queue.empty():
+                        subscription.queue.get_nowait()
+                    if ctx.access_revoked:
+                        return
+                    yield await current()
+                    sent_at = time.monotonic()
+            await asyncio.sleep(max(0.0, sent_at + interval - time.monotonic()))

@@ -32,6 +32,7 @@ from schema.limits import QueryLimits
 from server import metrics
 from server.access import Directory, LiveSockets
 from server.auth import TokenVerifier
+from server.fanout import SharedFanout
 from server.observability import RequestIdMiddleware, ensure_logging
 from server.persisted import create_persisted_queries
 from server.ratelimit import create_rate_limiter
@@ -148,13 +149,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
             directory=directory,
             sockets=sockets,
             persisted_queries=persisted_queries,
+            fanout=SharedFanout(
+                lambda query, variables, name, context: graphql_app.schema.subscribe(
+                    query, variable_values=variables, context_value=context, operation_name=name
+                ),
+                graphql_app.encode_json,
+                settings.subscriber_queue_size,
+            )
+            if settings.shared_fanout
+            else None,
         )
         sockets.start()
         try:
             await check_row_security(settings, runtime.resources)
             yield
         finally:
-            runtime.resources = None
+            resources, runtime.resources = runtime.resources, None
+            if resources is not None and resources.fanout is not None:
+                await resources.fanout.close()
             await sockets.stop()
             await rate_limiter.close()
             await persisted_queries.close()

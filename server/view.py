@@ -44,6 +44,7 @@ from server.access import (
 )
 from server.anonymous import AnonymousAccess, AuthenticationRequired
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
+from server.fanout import Member, SharedFanout
 from server.persisted import PersistedQueries, PersistedQueryError
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -66,6 +67,8 @@ class Resources:
     directory: Directory
     sockets: LiveSockets
     persisted_queries: PersistedQueries
+    # Groups of live subscribers that share one execution (None: SHARED_FANOUT=false).
+    fanout: SharedFanout | None = None
     # "enforced", "bypassed", "not_applicable" or "unknown" (see check_row_security).
     row_security: str = "unknown"
 
@@ -130,7 +133,7 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             status_code = 403 if exc.code == "FORBIDDEN" else 401
             raise AuthenticationError(exc.message, code=exc.code, status_code=status_code) from None
 
-    def new_context(self, request: Request | WebSocket) -> Context:
+    def new_context(self, request: Request | WebSocket | None) -> Context:
         resources = self._runtime.get()
         return Context(
             sessionmaker=resources.sessionmaker,
@@ -339,6 +342,26 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 expires_at=context.token_expires_at,
             )
             self._runtime.get().sockets.add(context.access)
+
+    def join_shared(
+        self, context: Context, query: Any, variables: Any, operation_name: Any
+    ) -> tuple[SharedFanout, Any, Member] | None:
+        """A place in the group of a shareable live subscription (server/fanout.py), or None
+        when it runs on its own (the reference path)."""
+        fanout = self._runtime.get().fanout
+        if fanout is None or not isinstance(operation_name, str | None):
+            return None
+        key = fanout.key(query, operation_name, variables, context.actor)
+        if key is None:
+            return None
+
+        def start() -> tuple[str, Any, str | None, Context]:
+            # The group runs as the subscriber who started it: every member sees the same.
+            leader = self.new_context(None)
+            leader.actor = context.actor
+            return query, variables, operation_name, leader
+
+        return fanout, key, fanout.join(key, start)
 
     async def admit_operation(self, context: Context, send_error: SendError) -> bool:
         """Before each operation on a socket: the user must still have the socket's rights

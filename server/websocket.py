@@ -9,12 +9,17 @@ of ours is closed with our code (SocketRefusedError), not Strawberry's generic 4
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import orjson
 from graphql import GraphQLFormattedError
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -30,6 +35,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from schema.context import Context
+from server.fanout import CLOSE_TOO_SLOW, Member, SharedFanout, TooSlowError
 from server.legacy_ws import LegacyGraphQLWSHandler
 
 SendError = Callable[[GraphQLFormattedError], Awaitable[None]]
@@ -49,6 +55,11 @@ class OperationGate(Protocol):
         """Whether an operation may start on this socket (False: it was refused or the socket
         is being closed, and the client was told)."""
 
+    def join_shared(
+        self, context: Context, query: Any, variables: Any, operation_name: Any
+    ) -> tuple[SharedFanout, Any, Member] | None:
+        """A place in the group of a shareable live subscription, or None to run it alone."""
+
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws (graphql-ws, Apollo, urql)."""
@@ -66,9 +77,68 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 refusal: ErrorMessage = {"id": message["id"], "type": "error", "payload": [error]}
                 await self.send_message(refusal)
 
-            if not await _gate(self.view).admit_operation(self.context, send_error):
+            gate = _gate(self.view)
+            if not await gate.admit_operation(self.context, send_error):
+                return
+            if not self._full() and await self._share(gate, message):
                 return
         await super().handle_subscribe(message)
+
+    def _full(self) -> bool:
+        limit = self.max_subscriptions_per_connection
+        return limit is not None and len(self.operations) >= limit
+
+    async def _share(self, gate: OperationGate, message: SubscribeMessage) -> bool:
+        """Serve a shareable live subscription from its group (server/fanout.py)."""
+        payload = message["payload"]
+        joined = gate.join_shared(
+            self.context, payload["query"], payload.get("variables"), payload.get("operationName")
+        )
+        if joined is None:
+            return False
+        fanout, key, member = joined
+        operation = Operation(
+            self,
+            message["id"],
+            payload["query"],
+            payload.get("variables"),
+            payload.get("operationName"),
+        )
+        operation.task = asyncio.create_task(self._serve_shared(operation, fanout, key, member))
+        operation.task.add_done_callback(self._task_done)
+        self.operations[message["id"]] = operation
+        return True
+
+    async def _serve_shared(
+        self, operation: Operation[Context, None], fanout: SharedFanout, key: Any, member: Member
+    ) -> None:
+        prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        socket = self.context.request
+        assert isinstance(socket, WebSocket)
+        try:
+            while True:
+                frame = await member.next()
+                if frame.refusal is not None:
+                    await operation.send_operation_message(
+                        {"id": operation.id, "type": "error", "payload": frame.refusal}
+                    )
+                    return
+                if frame.end:
+                    await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                    return
+                if self.context.access_revoked:
+                    return  # the socket's user lost its rights; the socket is closing
+                assert frame.payload is not None
+                await socket.send_text(prefix + frame.payload + "}")
+                member.last_cursor = frame.cursor or member.last_cursor
+        except TooSlowError:
+            resume = f"; resume with after={member.last_cursor}" if member.last_cursor else ""
+            with contextlib.suppress(RuntimeError, OSError):
+                await self.websocket.close(CLOSE_TOO_SLOW, f"too slow to keep up{resume}")
+        except WebSocketDisconnect:
+            return
+        finally:
+            fanout.leave(key, member)
 
 
 class LegacyWSHandler(LegacyGraphQLWSHandler):

@@ -115,6 +115,9 @@ class EventHub:
         self.publish_failures = 0
         # Announcements not sent at all (outbox full, or Redis known to be down).
         self.publish_skipped = 0
+        # The newest change per organization that could not be announced (Redis away): sent
+        # again once Redis is back.
+        self._unannounced: dict[int, TicketEventEnvelope] = {}
         # Changes queued to subscribers, and subscribers dropped for falling behind.
         self.delivered = 0
         self.dropped_subscribers = 0
@@ -183,8 +186,9 @@ class EventHub:
 
     async def _announce(self, envelope: TicketEventEnvelope) -> None:
         if isinstance(self.backend, ResilientRedisBackend) and not self.backend.connected:
-            self.publish_skipped += 1  # everyone catches up from the table on reconnect
+            self.publish_skipped += 1
             metrics.ANNOUNCEMENTS.labels("skipped").inc()
+            self._unannounced[envelope.organization_id] = envelope
             return
         channel = organization_channel(envelope.organization_id)
         try:
@@ -196,14 +200,20 @@ class EventHub:
         except Exception as exc:
             self.publish_failures += 1
             metrics.ANNOUNCEMENTS.labels("failed").inc()
+            self._unannounced[envelope.organization_id] = envelope
             logger.warning("could not broadcast change %s: %s", envelope.cursor, exc)
 
     @asynccontextmanager
     async def subscribe(
-        self, *, organization_id: int | None = None, customer_id: int | None = None
+        self,
+        *,
+        organization_id: int | None = None,
+        customer_id: int | None = None,
+        counted: bool = True,
     ) -> AsyncIterator[tuple[Subscription, Position]]:
         """Register a subscriber; yields it and the position from which it will receive
-        changes (everything after it arrives in its queue, in order)."""
+        changes (everything after it arrives in its queue, in order). A shared group's
+        registration is not `counted`: its members are (server/fanout.py)."""
         subscription = Subscription(
             organization_id, customer_id, asyncio.Queue(maxsize=self._queue_size)
         )
@@ -212,11 +222,13 @@ class EventHub:
                 self._last = await self._latest_position()
             self._subscriptions.add(subscription)
             start = self._last
-        metrics.SUBSCRIPTIONS.inc()
+        if counted:
+            metrics.SUBSCRIPTIONS.inc()
         try:
             yield subscription, start
         finally:
-            metrics.SUBSCRIPTIONS.dec()
+            if counted:
+                metrics.SUBSCRIPTIONS.dec()
             self._subscriptions.discard(subscription)
             if not self._subscriptions:
                 async with self._advance_lock:
@@ -245,8 +257,14 @@ class EventHub:
         self._wake.set()
 
     async def _reconnected(self) -> None:
-        # Announcements may have been lost while Redis was away: the log has them all.
+        # Announcements may have been lost while Redis was away: the log has them all. Catch
+        # up here, and tell the other instances about what this one wrote meanwhile (they may
+        # have reconnected first, and would otherwise wait for the next change to hear of it).
         self.trigger()
+        unannounced, self._unannounced = self._unannounced, {}
+        for envelope in unannounced.values():
+            with suppress(asyncio.QueueFull):
+                self._outbox.put_nowait(envelope)
 
     def _route(self, change: Any) -> None:
         envelope: TicketEventEnvelope = change.envelope

@@ -121,8 +121,15 @@ async def wait_until(condition: Any, within: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
 
+def served(app: Starlette) -> int:
+    """Live subscriptions the app serves: its own event-hub registrations, with a shared
+    group (server/fanout.py) counted as its members once the group is registered."""
+    resources = app.state.runtime.get()
+    groups, members = resources.fanout.served() if resources.fanout else (0, 0)
+    return int(resources.hub.subscriber_count) - groups + members
+
+
 async def subscribed(app: Starlette, count: int) -> None:
-    """Wait until the app's event hub has `count` subscriptions: a subscription receives
-    the changes committed after it is registered, and `subscribe` has no acknowledgement."""
-    hub = app.state.runtime.get().hub
-    await wait_until(lambda: hub.subscriber_count == count)
+    """Wait until the app serves `count` live subscriptions: a subscription receives the
+    changes committed after it is registered, and `subscribe` has no acknowledgement."""
+    await wait_until(lambda: served(app) == count)

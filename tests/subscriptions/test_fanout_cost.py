@@ -12,7 +12,7 @@ from tests.api.test_query_counts import counting_statements
 from tests.conftest import Stack
 from tests.factories import World, create_world
 from tests.graphql import execute, global_id
-from tests.ws import GraphQLWebSocket, serving, wait_until
+from tests.ws import GraphQLWebSocket, serving, subscribed, wait_until
 
 EVENTS = """
 subscription {
@@ -49,7 +49,7 @@ async def statements_to_deliver(
         ]
         for client in clients:
             await client.subscribe(EVENTS)
-        await wait_until(lambda: hub.subscriber_count == subscribers)
+        await subscribed(app, subscribers)
         async with db.client(token, app=app) as http:
             with counting_statements(db, app) as statements:
                 await execute(

@@ -16,7 +16,7 @@ from models import TicketResponse
 from tests.conftest import Stack
 from tests.factories import World, create_world
 from tests.graphql import execute, global_id
-from tests.ws import GraphQLWebSocket, serving, wait_until
+from tests.ws import GraphQLWebSocket, served, serving, wait_until
 
 EVENTS = "subscription { ticketEvents { cursor ticket { status } } }"
 STATUS = """
@@ -51,8 +51,7 @@ async def one_round(db: Stack, world: World, url: str, status: str) -> None:
             )
         )
         await asyncio.gather(*(client.subscribe(EVENTS) for client in clients))
-        hub = db.app.state.runtime.get().hub
-        await wait_until(lambda: hub.subscriber_count >= SUBSCRIBERS)
+        await wait_until(lambda: served(db.app) >= SUBSCRIBERS)
         await set_status(db, world, status)
         received = await asyncio.gather(*(c.next_data(within=10) for c in clients))
     assert {r["data"]["ticketEvents"]["ticket"]["status"] for r in received} == {status}
