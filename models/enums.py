@@ -42,3 +42,4 @@ class HistoryAction(enum.StrEnum):
     RESPONSE_ADDED = "response_added"
     NOTE_ADDED = "note_added"
     ASSIGNED = "assigned"
+    ATTACHMENT_ADDED = "attachment_added"
