@@ -34,6 +34,7 @@ from permissions.ticket import (
     may_update_fields,
     readable_tickets,
 )
+from resolvers.attachment import AttachRequest, attach
 from resolvers.directory import get_organization
 from resolvers.errors import (
     ForbiddenError,
@@ -87,6 +88,7 @@ class CreateTicketInput:
     tags: Sequence[str] = ()
     metadata: dict[str, Any] | None = None
     idempotency_key: str | None = None
+    attachments: AttachRequest | None = None
 
 
 async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketInput) -> Ticket:
@@ -162,7 +164,10 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         if existing is None:
             raise
         return existing
-    await record_change(session, actor, ticket, [Entry(HistoryAction.CREATED)])
+    entries = [Entry(HistoryAction.CREATED)]
+    if data.attachments is not None:
+        entries += await attach(session, actor, ticket, None, data.attachments)
+    await record_change(session, actor, ticket, entries)
     return ticket
 
 
@@ -357,6 +362,7 @@ class AddResponseInput:
     ticket_id: int
     body: str
     internal: bool = False
+    attachments: AttachRequest | None = None
 
 
 async def add_response(
@@ -392,6 +398,8 @@ async def add_response(
     await session.flush()
     action = HistoryAction.NOTE_ADDED if data.internal else HistoryAction.RESPONSE_ADDED
     entries = [Entry(action, "response", None, response.id, internal=data.internal)]
+    if data.attachments is not None:
+        entries += await attach(session, actor, ticket, response, data.attachments)
     touch(ticket, entries)
     if not data.internal:
         if actor.is_staff and ticket.first_responded_at is None:

@@ -15,6 +15,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from schema.attachment import Attachment
+from schema.attachment_mutations import AttachmentMutation
 from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors
 from schema.limits import QueryLimits, cost_extension, limit_extensions
@@ -33,7 +35,7 @@ class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery):
 
 
 @strawberry.type(description="Change the helpdesk. Every change writes history.")
-class Mutation(TicketMutation):
+class Mutation(TicketMutation, AttachmentMutation):
     pass
 
 
@@ -67,7 +69,16 @@ def create_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        types=[Ticket, Response, HistoryEntry, Customer, TeamMember, Team, Organization],
+        types=[
+            Ticket,
+            Response,
+            HistoryEntry,
+            Attachment,
+            Customer,
+            TeamMember,
+            Team,
+            Organization,
+        ],
         config=StrawberryConfig(auto_camel_case=True),
     )
 

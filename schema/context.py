@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from models import (
+    Attachment,
     Customer,
     Organization,
     Team,
@@ -29,6 +30,7 @@ from models import (
 from models.engine import set_row_security
 from permissions import Actor
 from permissions.ticket import response_visibility
+from resolvers import attachment as attachments
 from resolvers import loaders as batch
 from resolvers.history import take_pending_events
 from resolvers.ticket import ChildPage, count_children, history_for_tickets, responses_for_tickets
@@ -60,6 +62,8 @@ class Loaders:
     history: DataLoader[tuple[int, ChildPage], list[TicketHistory]]
     response_count: DataLoader[int, int]
     history_count: DataLoader[int, int]
+    response_attachments: DataLoader[int, list[Attachment]]
+    ticket_attachments: DataLoader[int, list[Attachment]]
 
 
 @dataclass
@@ -170,7 +174,19 @@ class Scope:
             history=DataLoader(self._per_ticket(history_for_tickets)),
             response_count=self._count(TicketResponse),
             history_count=self._count(TicketHistory),
+            response_attachments=self._grouped(attachments.attachments_for_responses),
+            ticket_attachments=self._grouped(attachments.attachments_for_tickets),
         )
+
+    def _grouped(
+        self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]
+    ) -> DataLoader[int, list[Any]]:
+        async def load(ids: list[int]) -> list[list[Any]]:
+            async with self.db() as session:
+                grouped = await fetch(session, self.actor, ids)
+            return [grouped[i] for i in ids]
+
+        return DataLoader(load)
 
     def _by_id(self, model: Any) -> DataLoader[int, Any]:
         async def load(ids: list[int]) -> list[Any]:

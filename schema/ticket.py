@@ -25,6 +25,7 @@ from resolvers.errors import BadUserInputError
 from resolvers.pagination import Page, PageRequest, page_from_window
 from resolvers.ticket import HISTORY_ORDER, RESPONSE_ORDER, ChildPage
 from resolvers.validation import storable_text
+from schema.attachment import Attachment, response_attachments, ticket_attachments
 from schema.context import Info
 from schema.enums import HistoryAction, TicketPriority, TicketStatus
 from schema.ids import decode_filter_id, decode_id, decode_ids, encode_id
@@ -63,13 +64,27 @@ class Response(relay.Node):
     ) -> CustomerModel | TeamMemberModel | None:
         return await _person(info, root.author_type, root.author_id)  # type: ignore[no-any-return]
 
+    @strawberry.field(
+        description="Files attached to this reply or note, oldest first.",
+        graphql_type=list[Attachment],
+    )
+    async def attachments(
+        self, root: strawberry.Parent[TicketResponseModel], info: Info
+    ) -> list[Any]:
+        return await response_attachments(info, root.id)
+
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, TicketResponseModel)
 
 
 # History stores database ids; clients get the same opaque ids as everywhere else.
-REFERENCE_FIELDS = {"assignee": "TeamMember", "team": "Team", "response": "Response"}
+REFERENCE_FIELDS = {
+    "assignee": "TeamMember",
+    "team": "Team",
+    "response": "Response",
+    "attachment": "Attachment",
+}
 
 
 def _history_value(field_name: str | None, value: str | None) -> str | None:
@@ -241,6 +256,16 @@ class Ticket(relay.Node):
             tickets.page_responses,
             RESPONSE_ORDER,
         )
+
+    @strawberry.field(
+        description=(
+            "Files of the ticket itself and of the replies and notes you may read, oldest "
+            "first. Customers never receive an internal note's files."
+        ),
+        graphql_type=list[Attachment],
+    )
+    async def attachments(self, root: strawberry.Parent[TicketModel], info: Info) -> list[Any]:
+        return await ticket_attachments(info, root.id)
 
     @strawberry.field(
         description="Changes, oldest first. Customers do not receive staff-only entries.",

@@ -12,10 +12,12 @@ from strawberry.scalars import JSON
 
 from permissions.fields import IsAuthenticated
 from resolvers import ticket_write as writes
+from resolvers.attachment import AttachRequest
 from resolvers.errors import UserErrorCode as DomainUserErrorCode
 from resolvers.errors import UserErrorData, UserInputError
 from resolvers.ticket_write import UNSET as NOT_GIVEN
 from resolvers.ticket_write import TicketChanges
+from schema.attachment import attachment_policy, decode_attachment_ids
 from schema.context import Info
 from schema.enums import TicketPriority, TicketStatus
 from schema.ids import decode_id, encode_id
@@ -64,6 +66,12 @@ def _optional_id(value: relay.GlobalID | Any | None, type_name: str) -> Any:
     return None if value is None else decode_id(value, type_name)
 
 
+def _attach_request(info: Info, ids: list[relay.GlobalID] | None) -> AttachRequest | None:
+    if not ids:
+        return None
+    return AttachRequest(decode_attachment_ids(ids), attachment_policy(info).max_per_response)
+
+
 # --- createTicket ------------------------------------------------------------------------
 
 
@@ -86,6 +94,10 @@ class CreateTicketInput:
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="A client-chosen key; repeating a create with it returns the first ticket.",
+    )
+    attachment_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None,
+        description="Your uploaded files (createAttachmentUpload with organizationId) to attach.",
     )
 
 
@@ -150,6 +162,13 @@ class AddResponseInput:
     body: str = strawberry.field(description="The message (at most 20,000 characters).")
     internal: bool = strawberry.field(
         default=False, description="An internal note, never shown to the customer. Staff only."
+    )
+    attachment_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None,
+        description=(
+            "Your uploaded files (createAttachmentUpload) to attach; at most 10 by default. "
+            "A note's files are internal too."
+        ),
     )
 
 
@@ -221,6 +240,10 @@ class TicketMutation:
     )
     async def create_ticket(self, info: Info, input: CreateTicketInput) -> CreateTicketPayload:
         actor = info.context.actor
+        try:
+            files = _attach_request(info, input.attachment_ids)
+        except UserInputError as exc:
+            return CreateTicketPayload(ticket=None, user_errors=_errors(exc))
         data = writes.CreateTicketInput(
             title=input.title,
             description=input.description,
@@ -236,6 +259,7 @@ class TicketMutation:
             # JSON arrives as plain Python values; the use case checks its shape.
             metadata=cast(Any, input.metadata),
             idempotency_key=input.idempotency_key,
+            attachments=files,
         )
         ticket, errors = await _write(info, lambda s: writes.create_ticket(s, actor, data))
         return CreateTicketPayload(ticket=ticket, user_errors=errors)  # type: ignore[arg-type]
@@ -264,8 +288,12 @@ class TicketMutation:
     )
     async def add_response(self, info: Info, input: AddResponseInput) -> AddResponsePayload:
         actor = info.context.actor
+        try:
+            files = _attach_request(info, input.attachment_ids)
+        except UserInputError as exc:
+            return AddResponsePayload(ticket=None, response=None, user_errors=_errors(exc))
         data = writes.AddResponseInput(
-            decode_id(input.ticket_id, "Ticket"), input.body, input.internal
+            decode_id(input.ticket_id, "Ticket"), input.body, input.internal, files
         )
         result, errors = await _write(info, lambda s: writes.add_response(s, actor, data))
         ticket, response = result if result else (None, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from models.engine import create_engine, create_sessionmaker, set_row_security
 from resolvers.events import TicketChange, latest_cursor, load_changes
 from schema import create_schema
 from schema.limits import QueryLimits
+from server.attachments import attachment_files, attachment_routes, run_cleanup
 from server.auth import TokenVerifier
 from server.observability import RequestIdMiddleware, install_log_record_factory
 from server.ratelimit import create_rate_limiter
@@ -72,16 +74,32 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = create_hub(settings, sessionmaker)
         await hub.connect()
         rate_limiter = create_rate_limiter(settings.broadcast_url, settings.rate_limit_per_minute)
+        files = attachment_files(settings)
         runtime.resources = Resources(
             engine=engine,
             sessionmaker=sessionmaker,
             hub=hub,
             write_gate=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
             rate_limiter=rate_limiter,
+            attachment_files=files,
+            public_url=settings.public_url,
+        )
+        cleanup = (
+            asyncio.create_task(
+                run_cleanup(
+                    sessionmaker, files.storage, settings.attachment_cleanup_interval_seconds
+                )
+            )
+            if settings.attachment_cleanup_interval_seconds > 0
+            else None
         )
         try:
             yield
         finally:
+            if cleanup is not None:
+                cleanup.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await cleanup
             runtime.resources = None
             await rate_limiter.close()
             await hub.disconnect()
@@ -136,9 +154,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                expose_headers=["X-Request-ID", "Retry-After"],
+                allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Range"],
+                expose_headers=[
+                    "X-Request-ID",
+                    "Retry-After",
+                    "Content-Disposition",
+                    "Content-Range",
+                ],
                 max_age=600,
             )
         )
@@ -148,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *attachment_routes(runtime),
         ],
         middleware=middleware,
         lifespan=lifespan,

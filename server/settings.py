@@ -8,10 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resolvers.attachment_policy import DEFAULT_ALLOWED_TYPES
+from resolvers.signing import derive_key
+
 DEFAULT_DATA_DIR = ".helpdesk"
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR}/helpdesk.db"
 DEFAULT_BROADCAST_URL = "memory://"
 MIN_SECRET_LENGTH = 32
+# GraphQL's Int (byteSize) is 32-bit.
+MAX_ATTACHMENT_BYTES = 2**31 - 1
 
 
 class SettingsError(ValueError):
@@ -41,12 +46,12 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
-def development_secret(data_dir: Path) -> str:
+def development_secret(data_dir: Path, name: str = "dev-jwt-secret") -> str:
     """A random HS256 secret made on first use and kept in the data folder (never in the repo).
 
     It keeps development tokens valid across restarts; production refuses to run with it.
     """
-    path = data_dir / "dev-jwt-secret"
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,11 +90,34 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     log_level: str = "info"
+    public_url: str | None = None
+    attachment_storage_url: str = ""
+    attachment_s3_endpoint: str | None = None
+    attachment_s3_region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    attachment_signing_key: str | None = field(default=None, repr=False)
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_max_per_response: int = 10
+    attachment_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
+    attachment_upload_url_seconds: int = 900
+    attachment_unattached_seconds: int = 86_400
+    attachment_cleanup_interval_seconds: int = 300
     uses_development_secret: bool = field(default=False, compare=False)
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    def attachment_key(self) -> bytes:
+        """The key of signed attachment URLs: ATTACHMENT_SIGNING_KEY, else derived from the
+        JWT secret, else (development with a JWKS URL) one kept in the data directory."""
+        if self.attachment_signing_key:
+            return derive_key(self.attachment_signing_key, "helpdesk attachment signing key")
+        if self.jwt_secret:
+            return derive_key(self.jwt_secret)
+        return derive_key(development_secret(self.data_dir, "dev-attachment-key"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +148,30 @@ class Settings:
             dev_file = data_dir / "dev-jwt-secret"
             if dev_file.exists() and dev_file.read_text().strip() == secret:
                 raise SettingsError("JWT_SECRET is the development secret; set a real one")
+
+        signing_key = env.get("ATTACHMENT_SIGNING_KEY") or None
+        if signing_key is not None and len(signing_key) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"ATTACHMENT_SIGNING_KEY must be at least {MIN_SECRET_LENGTH} characters"
+            )
+        if production and jwks_url and signing_key is None:
+            raise SettingsError(
+                "production with JWT_JWKS_URL needs ATTACHMENT_SIGNING_KEY (at least "
+                f"{MIN_SECRET_LENGTH} characters) to sign attachment URLs"
+            )
+        public_url = (env.get("PUBLIC_URL") or "").strip().rstrip("/") or None
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"PUBLIC_URL must start with http:// or https://, got {public_url!r}"
+            )
+        allowed_types = _list(env.get("ATTACHMENT_ALLOWED_TYPES", ",".join(DEFAULT_ALLOWED_TYPES)))
+        max_bytes = _int(
+            env.get("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)),
+            "ATTACHMENT_MAX_BYTES",
+            minimum=1,
+        )
+        if max_bytes > MAX_ATTACHMENT_BYTES:
+            raise SettingsError(f"ATTACHMENT_MAX_BYTES must be at most {MAX_ATTACHMENT_BYTES}")
 
         default_algorithms = "RS256" if jwks_url else "HS256"
         algorithms = _list(env.get("JWT_ALGORITHMS", default_algorithms))
@@ -173,5 +225,34 @@ class Settings:
             db_pool_size=_int(env.get("DB_POOL_SIZE", "10"), "DB_POOL_SIZE", minimum=1),
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW", "10"), "DB_MAX_OVERFLOW"),
             log_level=env.get("LOG_LEVEL", "info").lower(),
+            public_url=public_url,
+            attachment_storage_url=env.get("ATTACHMENT_STORAGE_URL", "").strip(),
+            attachment_s3_endpoint=env.get("ATTACHMENT_S3_ENDPOINT") or None,
+            attachment_s3_region=env.get("ATTACHMENT_S3_REGION") or env.get("AWS_REGION") or None,
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+            attachment_signing_key=signing_key,
+            attachment_max_bytes=max_bytes,
+            attachment_max_per_response=_int(
+                env.get("ATTACHMENT_MAX_PER_RESPONSE", "10"),
+                "ATTACHMENT_MAX_PER_RESPONSE",
+                minimum=1,
+            ),
+            attachment_allowed_types=tuple(t.lower() for t in allowed_types),
+            attachment_upload_url_seconds=_int(
+                env.get("ATTACHMENT_UPLOAD_URL_SECONDS", "900"),
+                "ATTACHMENT_UPLOAD_URL_SECONDS",
+                minimum=10,
+            ),
+            attachment_unattached_seconds=_int(
+                env.get("ATTACHMENT_UNATTACHED_SECONDS", "86400"),
+                "ATTACHMENT_UNATTACHED_SECONDS",
+                minimum=60,
+            ),
+            attachment_cleanup_interval_seconds=_int(
+                env.get("ATTACHMENT_CLEANUP_INTERVAL_SECONDS", "300"),
+                "ATTACHMENT_CLEANUP_INTERVAL_SECONDS",
+            ),
             uses_development_secret=uses_dev_secret,
         )

@@ -26,6 +26,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from permissions import Actor
+from resolvers.attachment_transfer import AttachmentFiles
 from resolvers.errors import DomainError
 from resolvers.identity import actor_for_subject
 from schema.context import Context
@@ -50,6 +51,9 @@ class Resources:
     hub: EventHub
     write_gate: asyncio.Lock | None
     rate_limiter: RateLimiter
+    # Storage, signer and limits of attachments; the public base URL of signed links.
+    attachment_files: AttachmentFiles | None = None
+    public_url: str | None = None
 
 
 @dataclass
