@@ -89,7 +89,12 @@ async def uploaded(files: Files, who: Who, data: bytes, **kwargs: Any) -> str:
 
 
 async def reply_with(
-    files: Files, who: Who, ticket: Ticket, ids: list[str], *, internal: bool = False,
+    files: Files,
+    who: Who,
+    ticket: Ticket,
+    ids: list[str],
+    *,
+    internal: bool = False,
     body: str = "See the attached file.",
 ) -> dict[str, Any]:
     variables = {
