@@ -55,7 +55,7 @@ def start_moto(timeout: float = 30.0) -> MotoServer:
     port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": MOTO_KEY, "AWS_SECRET_ACCESS_KEY": MOTO_SECRET}
     # A file, not a pipe: an unread pipe that fills up would block the server.
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by MotoServer.stop)
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,

@@ -54,7 +54,8 @@ async def test_refused_at_creation(files: Files, world: World, overrides, expect
     payload = await start_upload(files, world.customer, values)
 
     assert expected in codes(payload), payload
-    assert payload["attachment"] is None and payload["uploadUrl"] is None
+    assert payload["attachment"] is None
+    assert payload["uploadUrl"] is None
     assert all(e["message"] for e in payload["userErrors"])
     assert await files.rows() == []
     assert await files.objects() == []
@@ -137,7 +138,8 @@ async def refused_put(
     if files.moto is not None:
         assert b"<Upload>" not in files.moto.incomplete_multipart_uploads("helpdesk-test")
     reply = await reply_with(files, world.customer, world.ticket, [payload["attachment"]["id"]])
-    assert reply["response"] is None and reply["userErrors"], reply
+    assert reply["response"] is None
+    assert reply["userErrors"], reply
     return response.status_code, error["extensions"]["code"], error["message"]
 
 

@@ -56,7 +56,8 @@ async def test_unicode_names_use_rfc_6266_filename_star(files: Files, world: Wor
 
     assert f"filename*=UTF-8''{quote(name, safe='')}" in disposition
     fallback = re.search(r'filename="([^"]*)"', disposition)
-    assert fallback is not None and fallback.group(1).isascii()
+    assert fallback is not None
+    assert fallback.group(1).isascii()
 
 
 @pytest.mark.parametrize(
