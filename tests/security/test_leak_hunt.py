@@ -7,7 +7,9 @@ Seeded (see tests/security/world.py, plus the API changes in `stir`):
 - staff-only history: seeded metadata and note entries, a metadata change and an internal note
   through the API, and a mixed change (status + metadata in one update);
 - ticket metadata, staff emails;
-- another customer's ticket, description, replies (one through the API), name and email.
+- another customer's ticket, description, replies (one through the API), name and email;
+- files: the internal note's file (a marker in its name and in its bytes), one uploaded through
+  the API onto an internal note, and an unattached upload.
 
 DESIGN §1: none of it may reach the customer through a field, a nested field, a list, a count,
 a search hit, a history entry, an error message or a subscription event.
@@ -16,6 +18,8 @@ a search hit, a history entry, an error message or a subscription event.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from models import Status, Ticket, TicketHistory, TicketResponse
+from models import Attachment, Status, Ticket, TicketHistory, TicketResponse
 from tests.conftest import Stack, clear_tables
 from tests.graphql import error_codes, global_id
 from tests.security.world import (
@@ -45,6 +49,7 @@ from tests.security.world import (
     call_ok,
     empty_tables,
     gid,
+    store_world_files,
 )
 from tests.ws import GraphQLWebSocket, serving, wait_until
 
@@ -242,9 +247,16 @@ async def internal_ids(db: Stack) -> list[str]:
         entries = await session.scalars(
             select(TicketHistory.id).where(TicketHistory.is_internal.is_(True))
         )
-        return [global_id("Response", i) for i in notes] + [
-            global_id("HistoryEntry", i) for i in entries
-        ]
+        files = await session.scalars(
+            select(Attachment.id).where(
+                Attachment.is_internal.is_(True) | Attachment.attached_at.is_(None)
+            )
+        )
+        return (
+            [global_id("Response", i) for i in notes]
+            + [global_id("HistoryEntry", i) for i in entries]
+            + [global_id("Attachment", i) for i in files]
+        )
 
 
 async def foreign_ids(db: Stack, world: World) -> list[str]:
@@ -284,6 +296,7 @@ fragment TicketFields on Ticket {
   customer { id name company avatarUrl email createdAt }
   assignee { ...PersonFields }
   team { id name }
+  attachments { id filename contentType byteSize }
   responses(first: 20) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -374,6 +387,7 @@ query($id: ID!) {
     ... on Ticket { title description metadata }
     ... on Customer { name email }
     ... on TeamMember { name email }
+    ... on Attachment { filename contentType url }
   }
 }
 """
@@ -387,6 +401,7 @@ query($ids: [ID!]!) {
     ... on Ticket { title }
     ... on Customer { name email }
     ... on TeamMember { email }
+    ... on Attachment { filename url }
   }
 }
 """
@@ -759,9 +774,9 @@ subscription($after: String, $ticketId: ID, $filter: TicketEventFilter) {
     changes {
       id action field isInternal createdAt oldValue newValue
       actor { ...PersonFields }
-      response { id body isInternal }
+      response { id body isInternal attachments { filename url } }
     }
-    response { id body isInternal author { ...PersonFields } }
+    response { id body isInternal author { ...PersonFields } attachments { filename url } }
   }
 }
 """
@@ -936,3 +951,149 @@ async def test_live_stats_do_not_move_on_internal_changes(
     # The first update after the internal changes is the public one.
     assert update["waitingOnCustomer"] == 1
     assert update["open"] == initial["open"] - 1
+
+
+# --- attachments ---------------------------------------------------------------------------------
+
+API_FILE_WORD = "capybaraapifile"
+API_FILE_NAME = f"API-FILE-NAME-MARKER-e7f1-{API_FILE_WORD}.txt"
+API_FILE_BYTES = b"API-FILE-CONTENT-MARKER-a3c0 the refund was fraudulent"
+FILE_SECRETS = (API_FILE_NAME, API_FILE_WORD, "API-FILE-CONTENT-MARKER-a3c0")
+UPLOAD = """
+mutation($input: CreateAttachmentUploadInput!) {
+  createAttachmentUpload(input: $input) { attachment { id } uploadUrl userErrors { code } }
+}
+"""
+NOTE_WITH_FILE = """
+mutation($id: ID!, $files: [ID!]) {
+  addResponse(input: {ticketId: $id, body: "See file", internal: true, attachmentIds: $files}) {
+    userErrors { code }
+  }
+}
+"""
+FILES_OF = (
+    """
+query($id: ID!) {
+  ticket(id: $id) {
+    attachments { id filename contentType byteSize url uploadedBy { ...PersonFields } }
+    responses { nodes { isInternal attachments { id filename contentType byteSize url } } }
+    history { nodes { action field newValue } }
+  }
+}
+"""
+    + PERSON
+)
+FILE_URL = "query($id: ID!) { node(id: $id) { ... on Attachment { url } } }"
+
+
+def assert_bytes_clean(content: bytes) -> None:
+    text = content.decode(errors="replace")
+    for secret in (*SECRETS, *FILE_SECRETS):
+        assert secret not in text, f"{secret!r} leaked: {text[:500]}"
+
+
+async def internal_file_through_the_api(db: Stack, world: World) -> str:
+    """The agent uploads a file and attaches it to an internal note; its global id."""
+    started = await call_ok(
+        db,
+        world.agent,
+        UPLOAD,
+        {
+            "input": {
+                "ticketId": gid(world.ticket),
+                "filename": API_FILE_NAME,
+                "contentType": "text/plain",
+                "byteSize": len(API_FILE_BYTES),
+                "checksumSha256": hashlib.sha256(API_FILE_BYTES).hexdigest(),
+            }
+        },
+    )
+    payload = started["createAttachmentUpload"]
+    async with db.client() as client:
+        assert (await client.put(payload["uploadUrl"], content=API_FILE_BYTES)).status_code == 200
+    file_id: str = payload["attachment"]["id"]
+    await mutate(db, world.agent, NOTE_WITH_FILE, {"id": gid(world.ticket), "files": [file_id]})
+    return file_id
+
+
+async def test_a_customer_never_sees_an_internal_file(fresh: Stack, world: World) -> None:
+    await store_world_files(fresh, world)
+    api_file = await internal_file_through_the_api(fresh, world)
+
+    body, text = await call(fresh, world.customer, FILES_OF, {"id": gid(world.ticket)})
+    _, staff_text = await call(fresh, world.agent, FILES_OF, {"id": gid(world.ticket)})
+
+    assert "errors" not in body, body
+    assert_clean(text)
+    for secret in FILE_SECRETS:
+        assert secret not in text
+    # They were there to leak.
+    assert API_FILE_NAME in staff_text
+    assert world.note_file.filename in staff_text
+    assert api_file not in text
+    files = body["data"]["ticket"]["attachments"]
+    assert {f["filename"] for f in files} == {
+        "Ticketfilename-printer.png",
+        "Replyfilename-manual.pdf",
+    }
+    async with fresh.client() as client:
+        for file in files:
+            download = await client.get(file["url"])
+            assert download.status_code == 200
+            assert_bytes_clean(download.content)
+
+
+def _mangled(url: str, attachment_pk: int, viewer: str | None = None) -> list[str]:
+    """Ways to aim a customer's genuine URL at another file or another viewer."""
+    base, attachment_id, signature = url.rsplit("/", 2)
+    expires, own_viewer, mac = signature.split(".")
+    return [
+        f"{base}/{attachment_pk}/{signature}",
+        f"{base}/{attachment_pk}/{expires}.{viewer or own_viewer}.{mac}",
+        f"{base}/{attachment_id}/{expires}.{viewer or own_viewer}.{mac}",
+        f"{base}/{attachment_pk}/garbage",
+        f"{base}/{attachment_pk}/{expires}.{own_viewer}.{'A' * 43}",
+    ]
+
+
+async def test_guessed_download_urls_never_serve_an_internal_file(
+    fresh: Stack, world: World
+) -> None:
+    await store_world_files(fresh, world)
+    api_file = await internal_file_through_the_api(fresh, world)
+    data = await call_ok(fresh, world.customer, FILE_URL, {"id": gid(world.reply_file)})
+    url = data["node"]["url"]
+    targets = [
+        world.note_file.id,
+        world.pending_file.id,
+        int(base64.b64decode(api_file).split(b":")[1]),
+    ]
+
+    async with fresh.client(fresh.token(world.customer.user_id)) as client:
+        for target in targets:
+            for guess in _mangled(url, target, viewer=f"m{world.agent.id}"):
+                if guess == url:
+                    continue
+                for method, headers in (("GET", {}), ("HEAD", {}), ("GET", {"Range": "bytes=0-"})):
+                    response = await client.request(method, guess, headers=headers)
+                    assert response.status_code == 404, (guess, response.status_code)
+                    assert_bytes_clean(response.content)
+
+
+async def test_live_events_never_carry_an_internal_file(
+    fresh: Stack, world: World, ws_url: str
+) -> None:
+    hub = await no_subscribers(fresh)
+    async with GraphQLWebSocket.connect(ws_url, fresh.token(world.customer.user_id)) as customer:
+        await customer.subscribe(EVENTS)
+        await wait_until(lambda: hub.subscriber_count == 1)
+
+        await internal_file_through_the_api(fresh, world)
+        await set_status(fresh, world, "WAITING_ON_CUSTOMER")  # the sentinel
+
+        received = await events_until_sentinel(customer, "waiting_on_customer")
+
+    assert_clean(received)
+    for secret in FILE_SECRETS:
+        assert secret not in json.dumps(received)
+    assert [e["kind"] for e in received] == ["UPDATED"]
