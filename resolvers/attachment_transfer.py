@@ -7,6 +7,8 @@ returned, the bytes moved, and the result recorded in a second short transaction
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -52,6 +54,11 @@ class AttachmentFiles:
     policy: AttachmentPolicy
 
 
+def held(lock: asyncio.Lock | None) -> contextlib.AbstractAsyncContextManager[object]:
+    """The app's SQLite write gate, if there is one (see schema.context.Scope.write_gate)."""
+    return lock if lock is not None else contextlib.nullcontext()
+
+
 def uploader_viewer(attachment: Attachment) -> str:
     return viewer_of(attachment.uploader_type.value, attachment.uploader_id)
 
@@ -95,6 +102,7 @@ async def receive_upload(
     token: str,
     body: AsyncIterator[bytes],
     declared_length: int | None,
+    write_gate: asyncio.Lock | None = None,
 ) -> Attachment:
     """Store the body of `PUT /attachments/upload/<token>` if it is exactly the declared file.
 
@@ -124,7 +132,7 @@ async def receive_upload(
     await files.storage.put_stream(key, checked.chunks(body))
     # Recorded only if nobody else finished an upload of this file meanwhile.
     try:
-        async with await _system_session(sessionmaker) as session:
+        async with held(write_gate), await _system_session(sessionmaker) as session:
             stored = await session.execute(
                 update(Attachment)
                 .where(Attachment.id == attachment.id, Attachment.storage_key.is_(None))

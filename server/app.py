@@ -84,13 +84,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             attachment_files=files,
             public_url=settings.public_url,
         )
+        interval = settings.attachment_cleanup_interval_seconds
         cleanup = (
             asyncio.create_task(
-                run_cleanup(
-                    sessionmaker, files.storage, settings.attachment_cleanup_interval_seconds
-                )
+                run_cleanup(sessionmaker, files.storage, interval, runtime.resources.write_gate)
             )
-            if settings.attachment_cleanup_interval_seconds > 0
+            if interval > 0
             else None
         )
         try:

@@ -24,6 +24,7 @@ from resolvers.attachment_policy import AttachmentPolicy, ascii_fallback
 from resolvers.attachment_transfer import (
     AttachmentFiles,
     TransferError,
+    held,
     open_download,
     receive_upload,
 )
@@ -130,6 +131,7 @@ def attachment_routes(runtime: Runtime) -> list[Route]:
                 request.path_params["token"],
                 request.stream(),
                 declared,
+                resources.write_gate,
             )
         except TransferError as exc:
             return _refusal(exc)
@@ -201,12 +203,14 @@ def attachment_routes(runtime: Runtime) -> list[Route]:
 
 
 async def cleanup_once(
-    sessionmaker: async_sessionmaker[AsyncSession], storage: ObjectStorage
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: ObjectStorage,
+    write_gate: asyncio.Lock | None = None,
 ) -> int:
     """Delete every unattached upload past its expiry; how many."""
     total = 0
     while True:
-        async with sessionmaker() as session:
+        async with held(write_gate), sessionmaker() as session:
             set_row_security(session, "system")
             deleted = await delete_expired_uploads(session, storage)
             await session.commit()
@@ -216,12 +220,15 @@ async def cleanup_once(
 
 
 async def run_cleanup(
-    sessionmaker: async_sessionmaker[AsyncSession], storage: ObjectStorage, interval: float
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: ObjectStorage,
+    interval: float,
+    write_gate: asyncio.Lock | None = None,
 ) -> None:
     """The lifespan's background task: clean up now, then every `interval` seconds."""
     while True:
         try:
-            deleted = await cleanup_once(sessionmaker, storage)
+            deleted = await cleanup_once(sessionmaker, storage, write_gate)
             if deleted:
                 logger.info("deleted %d expired unattached uploads", deleted)
         except asyncio.CancelledError:

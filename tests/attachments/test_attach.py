@@ -23,7 +23,7 @@ from tests.attachments.helpers import (
 )
 from tests.factories import World, create_ticket, create_world
 from tests.graphql import global_id
-from tests.ws import GraphQLWebSocket, serving
+from tests.ws import GraphQLWebSocket, serving, wait_until
 
 SECRET_NAME = "INTERNAL-FILE-NAME-MARKER.png"
 
@@ -240,6 +240,9 @@ async def test_events_carry_the_attachment_and_customers_never_get_internal_ones
     ):
         await agent.subscribe(events)
         await customer.subscribe(events)
+        # Both subscriptions are live before the changes are made.
+        hub = files.app.state.runtime.get().hub
+        await wait_until(lambda: hub.subscriber_count == 2)
         await reply_with(files, world.agent, world.ticket, [note_file], internal=True)
         await reply_with(files, world.agent, world.ticket, [public_file])
 
