@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench bench-scale lint typecheck schema migrate seed clean
+.PHONY: run test bench bench-scale bench-validation lint typecheck schema migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -43,6 +43,10 @@ bench: $(VENV)/.installed-dev
 ## The same plus W7: a 1M-ticket database (adds a few minutes for seeding)
 bench-scale: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run --scale $(BENCH_ARGS)
+
+## Parse + validate CPU of the worst documents within the query limits (no services needed)
+bench-validation: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.validation $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

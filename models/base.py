@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, TypeDecorator
@@ -28,9 +31,26 @@ BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+_frozen_now: ContextVar[dt.datetime | None] = ContextVar("helpdesk_frozen_now", default=None)
+
+
 def utcnow() -> dt.datetime:
-    """The current time, timezone-aware in UTC."""
-    return dt.datetime.now(dt.UTC)
+    """The current time, timezone-aware in UTC (or the moment `clock_at` set)."""
+    frozen = _frozen_now.get()
+    return dt.datetime.now(dt.UTC) if frozen is None else frozen
+
+
+@contextmanager
+def clock_at(moment: dt.datetime) -> Iterator[None]:
+    """Inside the block, `utcnow()` answers `moment`: the demo seeder writes a past through
+    the same write functions as the API."""
+    if moment.tzinfo is None:
+        raise ValueError("clock_at needs an aware datetime")
+    token = _frozen_now.set(moment)
+    try:
+        yield
+    finally:
+        _frozen_now.reset(token)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -43,3 +43,19 @@ class HistoryAction(enum.StrEnum):
     NOTE_ADDED = "note_added"
     ASSIGNED = "assigned"
     ATTACHMENT_ADDED = "attachment_added"
+
+
+class HistoryField(enum.StrEnum):
+    """The ticket fields history records changes of (`ticket_history.field_name`).
+
+    Entries about a reply or note name `response` instead: a reference, not a ticket field.
+    """
+
+    TITLE = "title"
+    DESCRIPTION = "description"
+    STATUS = "status"
+    PRIORITY = "priority"
+    ASSIGNEE = "assignee"
+    TEAM = "team"
+    TAGS = "tags"
+    METADATA = "metadata"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,38 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database up to `revision` (default: the newest)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+    await _migrate(engine, lambda sync: command.upgrade(alembic_config(sync), revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     """Step the database back to `revision` ("base" removes every table)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+    await _migrate(engine, lambda sync: command.downgrade(alembic_config(sync), revision))
+
+
+async def _migrate(engine: AsyncEngine, run: Callable[[Connection], None]) -> None:
+    """Run migrations in one transaction.
+
+    On SQLite, Alembic's batch mode changes a table by copying it and dropping the original;
+    with foreign keys enforced, dropping `tickets` would cascade to every reply and history
+    entry. So foreign keys are off while migrating (the pragma only works outside a
+    transaction) and checked once at the end instead.
+    """
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        try:
+            async with conn.begin():
+                await conn.run_sync(run)
+                if sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -81,6 +106,20 @@ async def revision(engine: AsyncEngine, message: str, *, autogenerate: bool = Tr
         )
 
 
+BYPASSES_ROW_SECURITY = "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = {}"
+
+
+async def row_security(engine: AsyncEngine) -> str:
+    """Whether PostgreSQL's row-level security applies to the role this engine logs in as:
+    "enforced", "bypassed" (a superuser or BYPASSRLS role skips every policy), or
+    "not_applicable" (SQLite has none)."""
+    if engine.dialect.name != "postgresql":
+        return "not_applicable"
+    async with engine.connect() as conn:
+        bypass = await conn.scalar(text(BYPASSES_ROW_SECURITY.format("current_user")))
+    return "bypassed" if bypass else "enforced"
+
+
 async def grant_app_role(engine: AsyncEngine, role: str) -> None:
     """Let `role` (the application's login role, without BYPASSRLS) use the tables.
 
@@ -97,10 +136,7 @@ async def grant_app_role(engine: AsyncEngine, role: str) -> None:
             text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
         )
         await conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
-        bypass = await conn.scalar(
-            text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = :role"),
-            {"role": role},
-        )
+        bypass = await conn.scalar(text(BYPASSES_ROW_SECURITY.format(":role")), {"role": role})
     if bypass:
         raise ValueError(
             f"role {role} is a superuser or has BYPASSRLS: row security would not apply"

@@ -30,7 +30,9 @@ class Ticket(Base):
         UniqueConstraint("organization_id", "number"),
         UniqueConstraint("id", "organization_id"),
         # A retried create with the same key returns the first ticket instead of a duplicate.
-        UniqueConstraint("customer_id", "idempotency_key"),
+        # Keys belong to whoever sent them (see idempotency_scope), so that a key can only ever
+        # collide with a ticket its sender may read.
+        UniqueConstraint("idempotency_scope", "idempotency_key"),
         # A ticket's team and assignee always belong to the ticket's organization.
         ForeignKeyConstraint(["team_id", "organization_id"], ["teams.id", "teams.organization_id"]),
         ForeignKeyConstraint(
@@ -70,6 +72,12 @@ class Ticket(Base):
     resolved_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    # Whose key it is: "customer:<id>" (a customer's own tickets, in any organization) or
+    # "staff:<organization id>:<member id>" (staff, within the organization they work in).
+    idempotency_scope: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the create request the key was first used with; another request with the same
+    # key is refused (IDEMPOTENCY_KEY_REUSED). NULL for tickets created before it was kept.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     organization: Mapped[Organization] = relationship(lazy="raise")
     customer: Mapped[Customer] = relationship(lazy="raise")
@@ -98,6 +106,9 @@ class TicketResponse(Base):
         ),
         CheckConstraint("length(body) > 0", name="body_not_empty"),
         Index("ix_ticket_responses_ticket_created", "ticket_id", "created_at", "id"),
+        # A retried reply with the same key returns the first one. Scoped to the author, so
+        # another customer's or organization's identical key never collides.
+        UniqueConstraint("author_type", "author_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -108,6 +119,7 @@ class TicketResponse(Base):
     is_internal: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[dt.datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class TicketHistory(Base):

@@ -1,11 +1,14 @@
 """Strawberry permission classes for operations and staff-only fields.
 
 Each one calls a plain policy function, so subscriptions and DataLoaders apply the same rule.
+A class that no anonymous caller can pass says so with `requires_authentication = True`: a
+root field carrying one is not public, and anonymous HTTP requests for it get 401
+(server/anonymous.py). Root fields without such a class are public.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from strawberry.permission import BasePermission
 from strawberry.types import Info
@@ -25,6 +28,7 @@ class IsAuthenticated(BasePermission):
 
     message = "authentication required: send Authorization: Bearer <token>"
     error_extensions = {"code": "UNAUTHENTICATED"}
+    requires_authentication: ClassVar[bool] = True
 
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         return _actor(info).is_authenticated
@@ -35,6 +39,7 @@ class IsStaff(BasePermission):
 
     message = "only team members may read this field"
     error_extensions = {"code": "FORBIDDEN"}
+    requires_authentication: ClassVar[bool] = True
 
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         return can_read_internal(_actor(info))
@@ -43,6 +48,7 @@ class IsStaff(BasePermission):
 class IsAdmin(BasePermission):
     message = "only organization admins may do this"
     error_extensions = {"code": "FORBIDDEN"}
+    requires_authentication: ClassVar[bool] = True
 
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         return _actor(info).is_admin
@@ -53,6 +59,7 @@ class CanSeeCustomerContact(BasePermission):
 
     message = "only the customer and team members may read this field"
     error_extensions = {"code": "FORBIDDEN"}
+    requires_authentication: ClassVar[bool] = True
 
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         actor = _actor(info)
@@ -64,6 +71,7 @@ class CanSeeMemberContact(BasePermission):
 
     message = "only team members of the organization may read this field"
     error_extensions = {"code": "FORBIDDEN"}
+    requires_authentication: ClassVar[bool] = True
 
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         actor = _actor(info)

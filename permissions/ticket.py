@@ -47,9 +47,16 @@ STAFF_ONLY_UPDATES = frozenset({"title", "description", "priority", "team", "tag
 
 def may_update_fields(actor: Actor, fields: set[str]) -> bool:
     """Staff may change any field; customers only the status (close or reopen)."""
+    return not forbidden_updates(actor, fields)
+
+
+def forbidden_updates(actor: Actor, fields: set[str]) -> set[str]:
+    """The fields of `fields` that the actor may not change (all of them when anonymous)."""
     if actor.is_staff:
-        return True
-    return actor.is_customer and not (fields & STAFF_ONLY_UPDATES)
+        return set()
+    if actor.is_customer:
+        return fields & STAFF_ONLY_UPDATES
+    return set(fields)
 
 
 def may_add_internal_note(actor: Actor) -> bool:

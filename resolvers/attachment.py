@@ -72,25 +72,30 @@ async def create_upload(
     checksum = clean_checksum(problems, data.checksum_sha256)
     ticket_id: int | None = None
     organization_id: int | None = None
-    if (data.ticket_id is None) == (data.organization_id is None):
+    if data.ticket_id is None and data.organization_id is None:
         problems.add(
             "ticketId",
             "give ticketId (to reply with the file) or organizationId (to open a ticket with it)",
             UserErrorCode.REQUIRED,
         )
-    elif data.ticket_id is not None:
+    if data.ticket_id is not None:
         ticket = await session.scalar(readable_tickets(actor).where(Ticket.id == data.ticket_id))
         if ticket is None:
             problems.add("ticketId", "ticket not found", UserErrorCode.NOT_FOUND)
         else:
             ticket_id, organization_id = ticket.id, ticket.organization_id
-    else:
-        assert data.organization_id is not None
+    if data.organization_id is not None:
         found = await session.scalar(
             select(Organization.id).where(Organization.id == data.organization_id)
         )
         if found is None or not may_upload_to_organization(actor, data.organization_id):
             problems.add("organizationId", "organization not found", UserErrorCode.NOT_FOUND)
+        elif data.ticket_id is not None:
+            problems.add(
+                "organizationId",
+                "give ticketId or organizationId, not both",
+                UserErrorCode.INVALID,
+            )
         else:
             organization_id = found
     if problems.errors:
@@ -122,20 +127,20 @@ class AttachRequest:
     max_count: int = 10
 
 
-async def attach(
+async def files_to_attach(
     session: AsyncSession,
     actor: Actor,
-    ticket: Ticket,
-    response: TicketResponse | None,
+    organization_id: int,
+    ticket_id: int | None,
     request: AttachRequest,
     *,
     field: str = "attachmentIds",
-) -> list[Entry]:
-    """Attach the actor's own uploaded, unattached files to a response (or, with None, to the
-    ticket itself); one `attachment_added` history entry each, internal for a note's files.
+) -> list[Attachment]:
+    """The files a write names, locked, in request order: the actor's own uploaded, unattached
+    files for this organization and ticket (None: a ticket still to be created).
 
     Files of someone else, of another ticket or organization, not uploaded yet, expired or
-    already attached are refused and nothing is attached.
+    already attached are refused. It writes nothing, so a caller checks before its first write.
     """
     ids = list(dict.fromkeys(request.ids))
     if not ids:
@@ -161,8 +166,8 @@ async def attach(
         problem: tuple[str, UserErrorCode] | None = None
         if (
             a is None
-            or a.organization_id != ticket.organization_id
-            or a.ticket_id not in (None, ticket.id)
+            or a.organization_id != organization_id
+            or a.ticket_id not in (None, ticket_id)
             or (a.attached_at is None and a.expires_at <= now)
         ):
             problem = ("attachment not found", UserErrorCode.NOT_FOUND)
@@ -174,10 +179,21 @@ async def attach(
             errors.append(UserErrorData(field, problem[0], problem[1]))
     if errors:
         raise UserInputError(errors)
+    return [found[attachment_id] for attachment_id in ids]
+
+
+async def attach(
+    session: AsyncSession,
+    ticket: Ticket,
+    response: TicketResponse | None,
+    files: Sequence[Attachment],
+) -> list[Entry]:
+    """Attach files checked by `files_to_attach` to a response (or, with None, to the ticket
+    itself); one `attachment_added` history entry each, internal for a note's files."""
     internal = response.is_internal if response is not None else False
+    now = utcnow()
     entries = []
-    for attachment_id in ids:
-        a = found[attachment_id]
+    for a in files:
         a.ticket_id = ticket.id
         a.response_id = response.id if response is not None else None
         a.is_internal = internal

@@ -55,6 +55,7 @@ class UserErrorCode(enum.StrEnum):
     CONFLICT = "conflict"
     TICKET_CLOSED = "ticket_closed"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,19 @@ class UserInputError(Exception):
 def user_error(field: str | None, message: str, code: UserErrorCode) -> UserInputError:
     """A UserInputError with a single error."""
     return UserInputError([UserErrorData(field=field, message=message, code=code)])
+
+
+# Domain errors that are expected refusals of a mutation, and their userErrors code. The rest
+# (UNAUTHENTICATED) stay top-level errors.
+_REFUSALS = {
+    "NOT_FOUND": UserErrorCode.NOT_FOUND,
+    "FORBIDDEN": UserErrorCode.FORBIDDEN,
+    "BAD_USER_INPUT": UserErrorCode.INVALID,
+}
+
+
+def as_user_error(exc: DomainError) -> UserErrorData | None:
+    """A domain error raised while a mutation ran, as the userError that reports it (None for
+    those that are not a refusal of this input: authentication)."""
+    code = _REFUSALS.get(exc.code)
+    return None if code is None else UserErrorData(field=exc.field, message=exc.message, code=code)

@@ -25,6 +25,7 @@ from models import (
     TicketResponse,
 )
 from models.enums import AuthorType
+from resolvers.history import stored_id
 from subscriptions.events import TicketEventEnvelope, kind_of
 
 REPLAY_BATCH = 500
@@ -146,12 +147,17 @@ async def _hydrate(
     }
     customer_ids: set[int] = {t.customer_id for t in tickets.values()}
     member_ids: set[int] = {t.assignee_id for t in tickets.values() if t.assignee_id is not None}
+    team_ids: set[int] = set()
     for group in groups:
         for row in group:
             if row.actor_id is not None:
                 (customer_ids if row.actor_type is ActorType.CUSTOMER else member_ids).add(
                     row.actor_id
                 )
+            # What typed entries show: the members of an Assigned, the teams of a TeamChanged.
+            referenced = {row.field_name: {stored_id(row.old_value), stored_id(row.new_value)}}
+            member_ids |= {i for i in referenced.get("assignee", ()) if i is not None}
+            team_ids |= {i for i in referenced.get("team", ()) if i is not None}
     for response in responses.values():
         (customer_ids if response.author_type is AuthorType.CUSTOMER else member_ids).add(
             response.author_id
@@ -164,7 +170,7 @@ async def _hydrate(
         m.id: m
         for m in await session.scalars(select(TeamMember).where(TeamMember.id.in_(member_ids)))
     }
-    team_ids = {t.team_id for t in tickets.values() if t.team_id is not None}
+    team_ids |= {t.team_id for t in tickets.values() if t.team_id is not None}
     team_ids |= {m.team_id for m in members.values() if m.team_id is not None}
     teams = (
         {t.id: t for t in await session.scalars(select(Team).where(Team.id.in_(team_ids)))}

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import BadUserInputError
+from resolvers.validation import utc_instant
 
 T = TypeVar("T")
 
@@ -58,8 +59,13 @@ MAX_ID = 2**63 - 1
 
 @dataclass(frozen=True)
 class SortKey:
-    """An ordering: its name (cursors carry it), a column or expression, the direction, and how
-    the sort value reads from a row (a timestamp or an integer)."""
+    """An ordering: its name (cursors carry it, so it names the direction too), a column or
+    expression, the direction, and how the sort value reads from a row (a timestamp or an
+    integer).
+
+    `pin`, when given, is a leading 0/1 expression that sorts in the key's direction and puts
+    some rows first (tickets named by number in a search); `pin_of` reads it from a row.
+    """
 
     name: str
     expression: Any
@@ -67,30 +73,38 @@ class SortKey:
     descending: bool
     value_of: Callable[[Any], Any]
     timestamp: bool = False
+    pin: Any = None
+    pin_of: Callable[[Any], int] | None = None
+
+    def cursor_of(self, row: Any) -> str:
+        pin = None if self.pin_of is None else self.pin_of(row)
+        return encode_cursor(self, self.value_of(row), row.id, pin)
 
 
-def encode_cursor(key: SortKey, value: Any, row_id: int) -> str:
+def encode_cursor(key: SortKey, value: Any, row_id: int, pin: int | None = None) -> str:
     if isinstance(value, dt.datetime):
         value = value.isoformat()
-    return base64.urlsafe_b64encode(orjson.dumps([key.name, value, row_id])).decode()
+    parts = [key.name, value, row_id] if pin is None else [key.name, value, row_id, pin]
+    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode()
 
 
-def decode_cursor(key: SortKey, cursor: str) -> tuple[Any, int]:
-    """The sort value and id in a cursor made for this ordering; BAD_USER_INPUT otherwise (a
-    cursor of another list or order, or one tampered with)."""
+def decode_cursor(key: SortKey, cursor: str) -> tuple[Any, int, int | None]:
+    """The sort value, id (and pin) in a cursor made for this ordering; BAD_USER_INPUT
+    otherwise (a cursor of another list, field or direction, or one tampered with)."""
     try:
-        name, value, row_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        name, value, row_id, *rest = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
         if name != key.name or not _is_id(row_id):
             raise ValueError("not this ordering")
+        pin = rest[0] if rest else None
+        if (pin is None) != (key.pin is None) or pin not in (None, 0, 1) or len(rest) > 1:
+            raise ValueError("not this ordering")
         if key.timestamp:
-            value = dt.datetime.fromisoformat(value)
-            if value.tzinfo is None:
-                raise ValueError("naive")
+            value = utc_instant(dt.datetime.fromisoformat(value))
         elif not _is_id(value) and not (isinstance(value, int) and 0 <= value <= MAX_ID):
             raise ValueError("value")
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
         raise BadUserInputError("invalid cursor for this list and order") from None
-    return value, row_id
+    return value, row_id, pin
 
 
 def _is_id(value: Any) -> bool:
@@ -98,9 +112,14 @@ def _is_id(value: Any) -> bool:
 
 
 def _after(key: SortKey, cursor: str, forward: bool) -> ColumnElement[bool]:
-    value, row_id = decode_cursor(key, cursor)
-    row = tuple_(key.expression, key.id_column)
-    bound = tuple_(literal(value, key.expression.type), literal(row_id, key.id_column.type))
+    value, row_id, pin = decode_cursor(key, cursor)
+    columns = [key.expression, key.id_column]
+    values = [literal(value, key.expression.type), literal(row_id, key.id_column.type)]
+    if key.pin is not None:
+        columns.insert(0, key.pin)
+        values.insert(0, literal(pin, key.pin.type))
+    row = tuple_(*columns)
+    bound = tuple_(*values)
     # Moving forward in a descending order means smaller keys.
     return row < bound if key.descending == forward else row > bound
 
@@ -119,10 +138,12 @@ async def paginate(
     if request.before:
         statement = statement.where(_after(key, request.before, forward=False))
     descending = key.descending != backwards
-    order = [
-        key.expression.desc() if descending else key.expression.asc(),
-        key.id_column.desc() if descending else key.id_column.asc(),
-    ]
+    columns = (
+        [key.expression, key.id_column]
+        if key.pin is None
+        else [key.pin, key.expression, key.id_column]
+    )
+    order = [c.desc() if descending else c.asc() for c in columns]
     rows: Sequence[Any] = list(
         (await session.scalars(statement.order_by(*order).limit(size + 1))).all()
     )
@@ -132,7 +153,7 @@ async def paginate(
         rows.reverse()
     return Page(
         items=list(rows),
-        cursors=[encode_cursor(key, key.value_of(row), row.id) for row in rows],
+        cursors=[key.cursor_of(row) for row in rows],
         has_next_page=more if not backwards else request.before is not None,
         has_previous_page=more if backwards else request.after is not None,
         count=count,
@@ -146,7 +167,7 @@ def page_from_window(rows: Sequence[Any], size: int, backwards: bool, key: SortK
         rows = rows[1:] if backwards else rows[:size]
     return Page(
         items=list(rows),
-        cursors=[encode_cursor(key, key.value_of(row), row.id) for row in rows],
+        cursors=[key.cursor_of(row) for row in rows],
         has_next_page=more and not backwards,
         has_previous_page=more and backwards,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,13 +115,50 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search_condition(session: AsyncSession, actor: Actor, text: str) -> ColumnElement[bool]:
-    """Title, description, and the responses the actor may read (never internal notes for
-    customers). PostgreSQL full-text search; a case-insensitive substring match elsewhere."""
-    text = text.strip()
-    if len(text) > SEARCH_MAX:
-        raise BadUserInputError(f"search must be at most {SEARCH_MAX} characters")
-    number = re.fullmatch(r"#?(\d{1,9})", text)
+NUMBER_REFERENCE = re.compile(r"(?<![\w#])#(\d{1,9})\b")
+BARE_NUMBER = re.compile(r"\d{1,9}")
+
+
+@dataclass(frozen=True)
+class Search:
+    """A search text split into ticket numbers (`#41`, or a search that is just `41`) and the
+    words to look for. `#41 export` finds ticket 41 and the tickets about "export"."""
+
+    numbers: frozenset[int]
+    words: str
+
+    @classmethod
+    def parse(cls, text: str) -> Search:
+        text = text.strip()
+        if len(text) > SEARCH_MAX:
+            raise BadUserInputError(f"search must be at most {SEARCH_MAX} characters")
+        if BARE_NUMBER.fullmatch(text):
+            # A bare number is a ticket number, and also a word (an error code, an order).
+            return cls(frozenset({int(text)}), text)
+        numbers = frozenset(int(n) for n in NUMBER_REFERENCE.findall(text))
+        return cls(numbers, " ".join(NUMBER_REFERENCE.sub(" ", text).split()))
+
+
+def search_of(filters: TicketFilter) -> Search | None:
+    """The parsed search of a filter, if it has one."""
+    if filters.search is None or not filters.search.strip():
+        return None
+    return Search.parse(filters.search)
+
+
+def _search_condition(session: AsyncSession, actor: Actor, search: Search) -> ColumnElement[bool]:
+    """Ticket numbers, and words in the title, description and the responses the actor may read
+    (never internal notes for customers). PostgreSQL full-text search; a case-insensitive
+    substring match elsewhere."""
+    conditions: list[ColumnElement[bool]] = []
+    if search.numbers:
+        conditions.append(Ticket.number.in_(sorted(search.numbers)))
+    if search.words:
+        conditions.append(_text_condition(session, actor, search.words))
+    return or_(*conditions)
+
+
+def _text_condition(session: AsyncSession, actor: Actor, text: str) -> ColumnElement[bool]:
     ticket_match: ColumnElement[bool]
     response_match: ColumnElement[bool]
     if _is_postgres(session):
@@ -142,10 +179,7 @@ def _search_condition(session: AsyncSession, actor: Actor, text: str) -> ColumnE
             TicketResponse.ticket_id == Ticket.id, response_visibility(actor), response_match
         )
     )
-    conditions = [ticket_match, in_responses]
-    if number:
-        conditions.append(Ticket.number == int(number.group(1)))
-    return or_(*conditions)
+    return or_(ticket_match, in_responses)
 
 
 def filtered_tickets(
@@ -179,12 +213,16 @@ def filtered_tickets(
     ):
         if bound is not None:
             conditions.append(column >= bound if after else column < bound)
-    if filters.search and filters.search.strip():
-        conditions.append(_search_condition(session, actor, filters.search))
+    search = search_of(filters)
+    if search is not None:
+        conditions.append(_search_condition(session, actor, search))
     return statement.where(and_(*conditions)) if conditions else statement  # type: ignore[return-value]
 
 
-def ticket_sort_key(order: TicketOrder) -> SortKey:
+def ticket_sort_key(order: TicketOrder, pinned_numbers: Collection[int] = ()) -> SortKey:
+    """The keyset order of a ticket list. Cursors name the field and the direction, so a
+    cursor of one order is refused by another. Tickets named by number in a search
+    (`pinned_numbers`) come first, in the same order among themselves."""
     priority_rank = case(
         {priority.value: rank for priority, rank in PRIORITY_RANK.items()},
         value=Ticket.priority,
@@ -195,13 +233,24 @@ def ticket_sort_key(order: TicketOrder) -> SortKey:
         TicketOrderField.NUMBER: (Ticket.number, lambda t: t.number),
         TicketOrderField.PRIORITY: (priority_rank, lambda t: PRIORITY_RANK[t.priority]),
     }[order.field]
+    direction = "desc" if order.descending else "asc"
+    pin: Any = None
+    pin_of: Callable[[Ticket], int] | None = None
+    if pinned_numbers:
+        # 1 sorts first in a descending order, 0 in an ascending one.
+        first, rest = (1, 0) if order.descending else (0, 1)
+        numbers = sorted(set(pinned_numbers))
+        pin = case((Ticket.number.in_(numbers), first), else_=rest)
+        pin_of = lambda t: first if t.number in numbers else rest  # noqa: E731
     return SortKey(
-        f"tickets.{order.field.value}",
+        f"tickets.{order.field.value}.{direction}" + (".pinned" if pin is not None else ""),
         expression,
         Ticket.id,
         order.descending,
         value_of,
         timestamp=order.field in (TicketOrderField.UPDATED_AT, TicketOrderField.CREATED_AT),
+        pin=pin,
+        pin_of=pin_of,
     )
 
 
@@ -219,7 +268,9 @@ async def list_tickets(
         total = await session.scalar(select(func.count()).select_from(statement.subquery()))
         return int(total or 0)
 
-    return await paginate(session, statement, ticket_sort_key(order), page, count)
+    search = search_of(filters)
+    key = ticket_sort_key(order, search.numbers if search is not None else ())
+    return await paginate(session, statement, key, page, count)
 
 
 @dataclass(frozen=True)

@@ -21,23 +21,19 @@ from models import (
     Team,
     TeamMember,
     Ticket,
-    TicketResponse,
 )
 from models.base import utcnow
-from models.enums import AuthorType
 from permissions import Actor
 from permissions.people import readable_customers
 from permissions.ticket import (
-    may_add_internal_note,
+    forbidden_updates,
     may_assign,
     may_bulk_update,
-    may_update_fields,
     readable_tickets,
 )
-from resolvers.attachment import AttachRequest, attach
+from resolvers.attachment import AttachRequest, attach, files_to_attach
 from resolvers.directory import get_organization
 from resolvers.errors import (
-    ForbiddenError,
     NotFoundError,
     UnauthenticatedError,
     UserErrorCode,
@@ -46,15 +42,15 @@ from resolvers.errors import (
     user_error,
 )
 from resolvers.history import Entry, field_changed, record_change
+from resolvers.idempotency import idempotency_scope, request_fingerprint
 from resolvers.ticket import get_ticket_for_update
 from resolvers.validation import (
-    BODY_MAX,
     DESCRIPTION_MAX,
     IDEMPOTENCY_KEY_MAX,
     TITLE_MAX,
     Problems,
 )
-from resolvers.workflow import REOPENED_BY_CUSTOMER_REPLY, apply_status, can_transition
+from resolvers.workflow import apply_status, can_transition
 
 T = TypeVar("T")
 BULK_MAX = 100
@@ -105,18 +101,16 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         key = problems.text("idempotencyKey", data.idempotency_key, maximum=IDEMPOTENCY_KEY_MAX)
 
     if actor.is_customer:
-        if data.customer_id not in (None, actor.id):
-            raise ForbiddenError("customers open tickets for themselves only")
-        if data.team_id is not None or data.tags or data.metadata is not None:
-            raise ForbiddenError("only team members may set team, tags or metadata")
+        _customer_may_not_set(data, actor, problems)
         if data.organization_id is None:
             problems.add("organizationId", "choose the organization", UserErrorCode.REQUIRED)
+        if problems.errors:
             raise UserInputError(problems.errors)
-        organization = await get_organization(session, actor, data.organization_id)
+        organization = await _organization(session, actor, data.organization_id, problems)
         customer_id = actor.id
     else:
         if data.organization_id not in (None, actor.organization_id):
-            raise NotFoundError("organization not found")
+            problems.add("organizationId", "organization not found", UserErrorCode.NOT_FOUND)
         organization = await get_organization(session, actor, actor.organization_id or 0)
         customer_id = await _customer_for_staff(session, actor, data.customer_id, problems)
     team_id = await _team_in(session, organization.id, data.team_id, problems)
@@ -126,18 +120,27 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         raise UserInputError(problems.errors)
     assert customer_id is not None
 
+    scope = idempotency_scope(actor)
+    fingerprint = request_fingerprint(
+        organization.id, customer_id, title, description, data.priority, team_id, tags, metadata
+    )
     if key:
         if session.get_bind().dialect.name == "postgresql":
             # Concurrent retries of one key take turns here, so the loser finds the winner's
             # ticket instead of using up a ticket number. (SQLite writers are serialized.)
             await session.execute(
-                text("SELECT pg_advisory_xact_lock(:customer, hashtext(:key))"),
-                {"customer": customer_id % 2**31, "key": key},
+                text("SELECT pg_advisory_xact_lock(hashtext(:scope), hashtext(:key))"),
+                {"scope": scope, "key": key},
             )
-        existing = await _by_idempotency_key(session, actor, customer_id, key)
+        existing = await _by_idempotency_key(session, actor, scope, key, fingerprint)
         if existing is not None:
             return existing
 
+    attached = (
+        await files_to_attach(session, actor, organization.id, None, data.attachments)
+        if data.attachments
+        else []
+    )
     number = await allocate_ticket_number(session, organization.id)
     now = utcnow()
     ticket = Ticket(
@@ -151,6 +154,8 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         tags=tags,
         metadata_=metadata,
         idempotency_key=key,
+        idempotency_scope=scope if key else None,
+        idempotency_fingerprint=fingerprint if key else None,
         created_at=now,
         updated_at=now,
     )
@@ -160,15 +165,52 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
             await session.flush()
     except IntegrityError:
         # Another request with the same idempotency key won the race.
-        existing = await _by_idempotency_key(session, actor, customer_id, key) if key else None
+        existing = (
+            await _by_idempotency_key(session, actor, scope, key, fingerprint) if key else None
+        )
         if existing is None:
             raise
         return existing
     entries = [Entry(HistoryAction.CREATED)]
-    if data.attachments is not None:
-        entries += await attach(session, actor, ticket, None, data.attachments)
+    if attached:
+        entries += await attach(session, ticket, None, attached)
     await record_change(session, actor, ticket, entries)
     return ticket
+
+
+def _customer_may_not_set(data: CreateTicketInput, actor: Actor, problems: Problems) -> None:
+    """Customers open tickets for themselves and leave routing to staff."""
+    if data.customer_id not in (None, actor.id):
+        problems.add(
+            "customerId", "customers open tickets for themselves only", UserErrorCode.FORBIDDEN
+        )
+    for name, given in (
+        ("teamId", data.team_id is not None),
+        ("tags", bool(data.tags)),
+        ("metadata", data.metadata is not None),
+    ):
+        if given:
+            problems.add(name, f"only team members may set {name}", UserErrorCode.FORBIDDEN)
+
+
+async def _organization(
+    session: AsyncSession, actor: Actor, organization_id: int | None, problems: Problems
+) -> Organization:
+    try:
+        return await get_organization(session, actor, organization_id or 0)
+    except NotFoundError:
+        problems.add("organizationId", "organization not found", UserErrorCode.NOT_FOUND)
+        raise UserInputError(problems.errors) from None
+
+
+async def ticket_for_update(
+    session: AsyncSession, actor: Actor, ticket_id: int, field: str
+) -> Ticket:
+    """The ticket a mutation changes, locked; NOT_FOUND on `field` when the actor cannot see it."""
+    try:
+        return await get_ticket_for_update(session, actor, ticket_id)
+    except NotFoundError:
+        raise user_error(field, "ticket not found", UserErrorCode.NOT_FOUND) from None
 
 
 async def allocate_ticket_number(session: AsyncSession, organization_id: int) -> int:
@@ -211,21 +253,25 @@ async def _team_in(
 
 
 async def _by_idempotency_key(
-    session: AsyncSession, actor: Actor, customer_id: int, key: str
+    session: AsyncSession, actor: Actor, scope: str, key: str, fingerprint: str
 ) -> Ticket | None:
+    """The ticket an earlier request with this key created; IDEMPOTENCY_KEY_REUSED when that
+    request was a different one (as payment APIs answer)."""
     existing = await session.scalar(
-        select(Ticket).where(Ticket.customer_id == customer_id, Ticket.idempotency_key == key)
+        readable_tickets(actor).where(
+            Ticket.idempotency_scope == scope, Ticket.idempotency_key == key
+        )
     )
     if existing is None:
         return None
-    readable = await session.scalar(readable_tickets(actor).where(Ticket.id == existing.id))
-    if readable is None:
+    if existing.idempotency_fingerprint not in (None, fingerprint):
         raise user_error(
             "idempotencyKey",
-            "this idempotency key was already used for another request",
+            "this idempotency key was already used for a different request; "
+            "use a new key for a new ticket",
             UserErrorCode.IDEMPOTENCY_KEY_REUSED,
         )
-    return readable
+    return existing
 
 
 # --- update ------------------------------------------------------------------------------
@@ -258,6 +304,10 @@ class TicketChanges:
         return names
 
 
+# Input field names of the changes whose domain name differs.
+INPUT_NAMES = {"team": "teamId"}
+
+
 @dataclass(frozen=True)
 class UpdateTicketInput:
     ticket_id: int
@@ -269,7 +319,7 @@ async def update_ticket(session: AsyncSession, actor: Actor, data: UpdateTicketI
     """Change a ticket's fields; one history entry per changed field. A stale expectedVersion
     (or a concurrent writer) is a CONFLICT and changes nothing."""
     _require_actor(actor)
-    ticket = await get_ticket_for_update(session, actor, data.ticket_id)
+    ticket = await ticket_for_update(session, actor, data.ticket_id, "id")
     if data.expected_version is not None and data.expected_version != ticket.version:
         raise _conflict(ticket)
     entries = await _apply_changes(session, actor, ticket, data.changes)
@@ -292,9 +342,15 @@ async def _apply_changes(
     session: AsyncSession, actor: Actor, ticket: Ticket, changes: TicketChanges
 ) -> list[Entry]:
     """Validate and apply changes to a loaded ticket; the history entries of what changed."""
-    if not may_update_fields(actor, changes.named_fields()):
-        raise ForbiddenError("customers may only close or reopen their tickets")
     problems = Problems()
+    for name in sorted(forbidden_updates(actor, changes.named_fields())):
+        problems.add(
+            INPUT_NAMES.get(name, name),
+            f"customers may only close or reopen their tickets, not change {name}",
+            UserErrorCode.FORBIDDEN,
+        )
+    if problems.errors:
+        raise UserInputError(problems.errors)
     entries: list[Entry] = []
     now = utcnow()
 
@@ -354,63 +410,6 @@ def touch(ticket: Ticket, entries: list[Entry]) -> None:
         ticket.updated_at = utcnow()
 
 
-# --- responses ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AddResponseInput:
-    ticket_id: int
-    body: str
-    internal: bool = False
-    attachments: AttachRequest | None = None
-
-
-async def add_response(
-    session: AsyncSession, actor: Actor, data: AddResponseInput
-) -> tuple[Ticket, TicketResponse]:
-    """A public reply (customer or staff) or an internal note (staff only).
-
-    Internal notes leave the ticket's customer-visible fields (updated_at, version) untouched.
-    A customer's reply to a ticket waiting on them, or resolved, reopens it.
-    """
-    _require_actor(actor)
-    ticket = await get_ticket_for_update(session, actor, data.ticket_id)
-    if data.internal and not may_add_internal_note(actor):
-        raise ForbiddenError("only team members may add internal notes")
-    problems = Problems()
-    body = problems.text("body", data.body, maximum=BODY_MAX)
-    if problems.errors:
-        raise UserInputError(problems.errors)
-    if not data.internal and ticket.status is Status.CLOSED:
-        raise user_error(
-            "ticketId", "the ticket is closed; reopen it to reply", UserErrorCode.TICKET_CLOSED
-        )
-    now = utcnow()
-    response = TicketResponse(
-        ticket_id=ticket.id,
-        author_type=AuthorType.CUSTOMER if actor.is_customer else AuthorType.TEAM_MEMBER,
-        author_id=actor.id,
-        body=body,
-        is_internal=data.internal,
-        created_at=now,
-    )
-    session.add(response)
-    await session.flush()
-    action = HistoryAction.NOTE_ADDED if data.internal else HistoryAction.RESPONSE_ADDED
-    entries = [Entry(action, "response", None, response.id, internal=data.internal)]
-    if data.attachments is not None:
-        entries += await attach(session, actor, ticket, response, data.attachments)
-    touch(ticket, entries)
-    if not data.internal:
-        if actor.is_staff and ticket.first_responded_at is None:
-            ticket.first_responded_at = now
-        if actor.is_customer and ticket.status in REOPENED_BY_CUSTOMER_REPLY:
-            entries.append(field_changed("status", ticket.status, Status.OPEN))
-            apply_status(ticket, Status.OPEN, now)
-    await record_change(session, actor, ticket, entries, response_id=response.id)
-    return ticket, response
-
-
 # --- assignment --------------------------------------------------------------------------
 
 
@@ -423,7 +422,7 @@ class AssignTicketInput:
 async def assign_ticket(session: AsyncSession, actor: Actor, data: AssignTicketInput) -> Ticket:
     """Agents take unassigned tickets and release their own; admins assign any active member."""
     _require_actor(actor)
-    ticket = await get_ticket_for_update(session, actor, data.ticket_id)
+    ticket = await ticket_for_update(session, actor, data.ticket_id, "ticketId")
     entry = await _assign(session, actor, ticket, data.assignee_id)
     if entry is not None:
         touch(ticket, [entry])
@@ -435,8 +434,12 @@ async def _assign(
     session: AsyncSession, actor: Actor, ticket: Ticket, assignee_id: int | None
 ) -> Entry | None:
     if not may_assign(actor, ticket.assignee_id, assignee_id):
-        raise ForbiddenError(
-            "agents may take unassigned tickets and release their own; only admins assign others"
+        if not actor.is_staff:
+            raise user_error(None, "only team members assign tickets", UserErrorCode.FORBIDDEN)
+        raise user_error(
+            "assigneeId",
+            "agents may take unassigned tickets and release their own; only admins assign others",
+            UserErrorCode.FORBIDDEN,
         )
     if assignee_id == ticket.assignee_id:
         return None
@@ -469,6 +472,8 @@ class BulkUpdateInput:
 
 @dataclass
 class BulkResult:
+    """The outcome for one requested id, in the order of the request."""
+
     ticket_id: int
     ticket: Ticket | None
     errors: list[UserErrorData]
@@ -486,36 +491,39 @@ async def bulk_update_tickets(
     session: AsyncSession, actor: Actor, data: BulkUpdateInput
 ) -> list[BulkResult]:
     """Admins: apply the same changes to up to 100 tickets, all or nothing, with the same
-    history as single updates."""
+    history as single updates. One result per requested id, in request order; an id named
+    again is refused as DUPLICATE (so the whole update is)."""
     _require_actor(actor)
     if not may_bulk_update(actor):
-        raise ForbiddenError("only organization admins may bulk-update tickets")
-    ids = list(dict.fromkeys(data.ticket_ids))
-    if not ids:
+        raise user_error(
+            None, "only organization admins may bulk-update tickets", UserErrorCode.FORBIDDEN
+        )
+    requested = list(data.ticket_ids)
+    if not requested:
         raise user_error("ticketIds", "name at least one ticket", UserErrorCode.REQUIRED)
-    if len(ids) > BULK_MAX:
+    if len(requested) > BULK_MAX:
         raise user_error("ticketIds", f"at most {BULK_MAX} tickets at once", UserErrorCode.TOO_MANY)
     # Locked in id order, so that two bulk updates over overlapping tickets cannot deadlock.
     locked = await session.scalars(
         readable_tickets(actor)
-        .where(Ticket.id.in_(ids))
+        .where(Ticket.id.in_(set(requested)))
         .order_by(Ticket.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     tickets = {t.id: t for t in locked}
     results: list[BulkResult] = []
-    for ticket_id in ids:
+    done: set[int] = set()
+    for ticket_id in requested:
         ticket = tickets.get(ticket_id)
         if ticket is None:
-            results.append(
-                BulkResult(
-                    ticket_id,
-                    None,
-                    [UserErrorData("ticketIds", "ticket not found", UserErrorCode.NOT_FOUND)],
-                )
-            )
+            results.append(_failed(ticket_id, "ticket not found", UserErrorCode.NOT_FOUND))
             continue
+        if ticket_id in done:
+            message = f"ticket #{ticket.number} is named more than once"
+            results.append(_failed(ticket_id, message, UserErrorCode.DUPLICATE))
+            continue
+        done.add(ticket_id)
         try:
             entries = await _apply_changes(session, actor, ticket, data.changes)
             if not isinstance(data.assignee_id, Unset):
@@ -531,3 +539,7 @@ async def bulk_update_tickets(
     if any(result.errors for result in results):
         raise BulkUpdateFailed(results)
     return results
+
+
+def _failed(ticket_id: int, message: str, code: UserErrorCode) -> BulkResult:
+    return BulkResult(ticket_id, None, [UserErrorData("ticketIds", message, code)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -21,6 +22,17 @@ METADATA_MAX_DEPTH = 16
 JSON_SAFE_INTEGER = 2**53 - 1
 IDEMPOTENCY_KEY_MAX = 100
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+def utc_instant(value: dt.datetime) -> dt.datetime:
+    """An aware datetime in UTC; ValueError for a naive one or one that leaves years 1-9999 once
+    converted (0001-01-01T00:00:00+14:00 is still year 0 in UTC)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive")
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
 
 
 class Problems:

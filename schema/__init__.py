@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -13,24 +15,27 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from schema.attachment import Attachment
 from schema.attachment_mutations import AttachmentMutation
+from schema.context import request_id
 from schema.directory import DirectoryQuery
-from schema.errors import MaskUnexpectedErrors
+from schema.errors import MaskUnexpectedErrors, finished_error
+from schema.history import HISTORY_TYPES, HistoryEntry
 from schema.limits import QueryLimits, cost_extension, limit_extensions
 from schema.node import NodeQuery
 from schema.people import Customer, Organization, Team, TeamMember
+from schema.ratelimit import RateLimitQuery
 from schema.stats import StatsQuery
 from schema.subscriptions import Subscription
-from schema.ticket import HistoryEntry, Response, Ticket, TicketQuery
+from schema.ticket import Response, Ticket, TicketQuery
 from schema.ticket_mutations import TicketMutation
 from schema.viewer import ViewerQuery
 
 
 @strawberry.type(description="Read the helpdesk.")
-class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery):
+class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery, RateLimitQuery):
     pass
 
 
@@ -40,6 +45,11 @@ class Mutation(TicketMutation, AttachmentMutation):
 
 
 class HelpdeskSchema(strawberry.Schema):
+    """The schema, whose results leave with finished errors on every transport (HTTP and both
+    WebSocket protocols): codes, request ids, and suggestions only where they are allowed."""
+
+    field_suggestions: bool = True
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -47,9 +57,37 @@ class HelpdeskSchema(strawberry.Schema):
         # unexpected ones are logged with their traceback by MaskUnexpectedErrors.
         return None
 
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        self._finish(result)
+        return result
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        results = await super().stream(*args, **kwargs)
+
+        async def finished() -> AsyncGenerator[Any, None]:
+            async with aclosing(results):
+                async for result in results:
+                    self._finish(result)
+                    yield result
+
+        return finished()
+
+    def _finish(self, result: object) -> None:
+        errors = getattr(result, "errors", None)
+        if errors:
+            rid = request_id.get()
+            result.errors = [  # type: ignore[attr-defined]
+                finished_error(e, request_id=rid, suggestions=self.field_suggestions)
+                for e in errors
+            ]
+
 
 def create_schema(
-    *, introspection: bool = True, limits: QueryLimits | None = None
+    *,
+    introspection: bool = True,
+    limits: QueryLimits | None = None,
+    field_suggestions: bool = True,
 ) -> HelpdeskSchema:
     """Build the schema. Extensions are classes or factories, built per request."""
     limits = limits or QueryLimits()
@@ -64,7 +102,7 @@ def create_schema(
     if not introspection:
         extensions.append(DisableIntrospection)
     extensions += [lambda: ValidationCache(maxsize=1024), cost_extension(limits)]
-    return HelpdeskSchema(
+    built = HelpdeskSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -73,6 +111,7 @@ def create_schema(
             Ticket,
             Response,
             HistoryEntry,
+            *HISTORY_TYPES,
             Attachment,
             Customer,
             TeamMember,
@@ -81,6 +120,8 @@ def create_schema(
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )
+    built.field_suggestions = field_suggestions
+    return built
 
 
 schema = create_schema()

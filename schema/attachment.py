@@ -18,15 +18,8 @@ from models import TeamMember as TeamMemberModel
 from models.enums import AuthorType
 from resolvers.attachment_policy import AttachmentPolicy
 from resolvers.attachment_transfer import AttachmentFiles, download_path
-from resolvers.errors import (
-    BadUserInputError,
-    NotFoundError,
-    UserErrorCode,
-    UserErrorData,
-    UserInputError,
-)
+from resolvers.errors import BadUserInputError
 from schema.context import Info
-from schema.ids import decode_id
 from schema.people import Person
 
 URL_TTL_DEFAULT = 300
@@ -115,16 +108,3 @@ async def response_attachments(info: Info, response_id: int) -> list[AttachmentM
 async def ticket_attachments(info: Info, ticket_id: int) -> list[AttachmentModel]:
     found: list[AttachmentModel] = await info.context.loaders.ticket_attachments.load(ticket_id)
     return found
-
-
-def decode_attachment_ids(ids: list[relay.GlobalID] | None) -> list[int]:
-    """Database ids of Attachment global ids; a user error for any other id."""
-    decoded = []
-    for node_id in ids or []:
-        try:
-            decoded.append(decode_id(node_id, "Attachment"))
-        except NotFoundError:
-            raise UserInputError(
-                [UserErrorData("attachmentIds", "attachment not found", UserErrorCode.NOT_FOUND)]
-            ) from None
-    return decoded

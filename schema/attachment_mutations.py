@@ -11,11 +11,9 @@ from models import Attachment as AttachmentModel
 from permissions.fields import IsAuthenticated
 from resolvers import attachment as attachments
 from resolvers.attachment_transfer import upload_path
-from resolvers.errors import NotFoundError, UserErrorCode, UserErrorData, UserInputError
 from schema.attachment import Attachment, absolute_url, attachment_files, attachment_policy
 from schema.context import Info
-from schema.ids import decode_id
-from schema.ticket_mutations import UserError
+from schema.user_errors import UserError, optional_input_id, run_write
 
 
 @strawberry.input(description="Start uploading a file; then PUT its bytes to the uploadUrl.")
@@ -49,17 +47,6 @@ class CreateAttachmentUploadPayload:
     user_errors: list[UserError]
 
 
-def _decode(node_id: relay.GlobalID | None, type_name: str, field: str) -> int | None:
-    if node_id is None:
-        return None
-    try:
-        return decode_id(node_id, type_name)
-    except NotFoundError:
-        raise UserInputError(
-            [UserErrorData(field, f"{type_name.lower()} not found", UserErrorCode.NOT_FOUND)]
-        ) from None
-
-
 @strawberry.type
 class AttachmentMutation:
     @strawberry.mutation(
@@ -73,28 +60,24 @@ class AttachmentMutation:
     async def create_attachment_upload(
         self, info: Info, input: CreateAttachmentUploadInput
     ) -> CreateAttachmentUploadPayload | None:
-        ctx = info.context
-        actor = ctx.actor
+        actor = info.context.actor
         files = attachment_files(info)
         policy = attachment_policy(info)
-        try:
-            data = attachments.CreateUploadInput(
-                filename=input.filename,
-                content_type=input.content_type,
-                byte_size=input.byte_size,
-                checksum_sha256=input.checksum_sha256,
-                ticket_id=_decode(input.ticket_id, "Ticket", "ticketId"),
-                organization_id=_decode(input.organization_id, "Organization", "organizationId"),
-            )
-            created: AttachmentModel = await ctx.write(
-                lambda s: attachments.create_upload(s, actor, policy, data)
-            )
-        except UserInputError as exc:
+        data = attachments.CreateUploadInput(
+            filename=input.filename,
+            content_type=input.content_type,
+            byte_size=input.byte_size,
+            checksum_sha256=input.checksum_sha256,
+            ticket_id=optional_input_id(input.ticket_id, "Ticket"),
+            organization_id=optional_input_id(input.organization_id, "Organization"),
+        )
+        created: AttachmentModel | None
+        created, errors = await run_write(
+            info, lambda s: attachments.create_upload(s, actor, policy, data)
+        )
+        if created is None:
             return CreateAttachmentUploadPayload(
-                attachment=None,
-                upload_url=None,
-                upload_url_expires_at=None,
-                user_errors=[UserError.of(e) for e in exc.errors],
+                attachment=None, upload_url=None, upload_url_expires_at=None, user_errors=errors
             )
         url, expires = (None, None)
         if files is not None:

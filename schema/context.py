@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
 import strawberry
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,11 +33,15 @@ from permissions import Actor
 from permissions.ticket import response_visibility
 from resolvers import attachment as attachments
 from resolvers import loaders as batch
+from resolvers.errors import UserErrorCode, user_error
 from resolvers.history import take_pending_events
 from resolvers.ticket import ChildPage, count_children, history_for_tickets, responses_for_tickets
 from subscriptions.events import TicketEventEnvelope
 
 T = TypeVar("T")
+# The id of the HTTP request or WebSocket connection being served (set by the server's
+# middleware); errors and log lines carry it.
+request_id: ContextVar[str | None] = ContextVar("helpdesk_request_id", default=None)
 logger = logging.getLogger("helpdesk.context")
 Publisher = Callable[[Sequence[TicketEventEnvelope]], Awaitable[None]]
 
@@ -64,6 +69,7 @@ class Loaders:
     history_count: DataLoader[int, int]
     response_attachments: DataLoader[int, list[Attachment]]
     ticket_attachments: DataLoader[int, list[Attachment]]
+    visible_attachment: DataLoader[int, Attachment | None]
 
 
 @dataclass
@@ -132,6 +138,16 @@ class Scope:
                 result = await use_case(session)
                 events = take_pending_events(session)
                 await session.commit()
+            except IntegrityError:
+                # A constraint the use case could not check first (a concurrent write got
+                # there before us): the client's to retry, never INTERNAL.
+                take_pending_events(session)
+                await session.rollback()
+                raise user_error(
+                    None,
+                    "this change conflicts with another one made at the same time; retry",
+                    UserErrorCode.CONFLICT,
+                ) from None
             except BaseException:
                 take_pending_events(session)
                 await session.rollback()
@@ -176,6 +192,7 @@ class Scope:
             history_count=self._count(TicketHistory),
             response_attachments=self._grouped(attachments.attachments_for_responses),
             ticket_attachments=self._grouped(attachments.attachments_for_tickets),
+            visible_attachment=DataLoader(self._load_visible_attachments),
         )
 
     def _grouped(
@@ -200,6 +217,10 @@ class Scope:
             return await batch.rows_by_id(
                 session, TicketResponse, ids, where=response_visibility(self.actor)
             )
+
+    async def _load_visible_attachments(self, ids: list[int]) -> list[Attachment | None]:
+        async with self.db() as session:
+            return await attachments.attachments_by_id(session, self.actor, ids)
 
     def _per_ticket(
         self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]
@@ -256,6 +277,13 @@ class Context:
     services: Any = None
     # When the WebSocket's token expires (epoch seconds), if it does.
     token_expires_at: float | None = None
+    # A WebSocket's user, kept in step with the database by the server (server.access).
+    access: Any = None
+    # Set once the socket's user lost its rights: nothing more is sent on it.
+    access_revoked: bool = False
+    # The caller's rate-limit budget after this request (server.ratelimit.RateLimitState);
+    # None when rate limiting is off.
+    rate_limit: Any = None
     _scope: Scope | None = None
 
     @property
@@ -286,6 +314,10 @@ class Context:
     async def close(self) -> None:
         if self._scope is not None:
             await self._scope.close()
+
+    def revoke_access(self) -> None:
+        """The socket's user lost its rights: subscriptions stop before their next event."""
+        self.access_revoked = True
 
     @contextmanager
     def event_scope(self, scope: Scope) -> Iterator[None]:

@@ -22,7 +22,7 @@ class DirectoryQuery:
             "Organizations: for a customer, every organization they may open a ticket with; "
             "for staff, their own."
         ),
-        graphql_type=list[Organization],
+        graphql_type=list[Organization] | None,
         permission_classes=[IsAuthenticated],
     )
     async def organizations(self, info: Info) -> Sequence[OrganizationModel]:
@@ -31,7 +31,7 @@ class DirectoryQuery:
 
     @strawberry.field(
         description="Your organization's teams (staff only).",
-        graphql_type=list[Team],
+        graphql_type=list[Team] | None,
         permission_classes=[IsAuthenticated, IsStaff],
     )
     async def teams(self, info: Info) -> Sequence[TeamModel]:
@@ -40,7 +40,7 @@ class DirectoryQuery:
 
     @strawberry.field(
         description="Your organization's team members (staff only); active ones unless asked.",
-        graphql_type=list[TeamMember],
+        graphql_type=list[TeamMember] | None,
         permission_classes=[IsAuthenticated, IsStaff],
     )
     async def team_members(

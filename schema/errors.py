@@ -71,20 +71,34 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
-SUGGESTION = re.compile(r" Did you mean .*\?$")
+# graphql-core puts suggestions in the middle of messages too ("... Did you mean 'title'?
+# Found: {...}"); GraphQL names never contain "?".
+SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
-def finish_error(error: GraphQLError, *, request_id: str | None, suggestions: bool) -> None:
-    """Last touches on an outgoing error: a code for graphql-core's own errors (parse,
-    validation, coercion), the request id, and no "Did you mean" hints when they are off
-    (they spell out the schema to someone probing it with introspection disabled)."""
+def finished_error(
+    error: GraphQLError, *, request_id: str | None, suggestions: bool
+) -> GraphQLError:
+    """The outgoing form of an error, on every transport: a code for graphql-core's own errors
+    (parse, validation, coercion), the request id, and no "Did you mean" hints when they are off
+    (they spell out the schema to someone probing it with introspection disabled).
+
+    A copy: validation errors are cached and shared by concurrent requests.
+    """
     extensions = dict(error.extensions or {})
     extensions.setdefault("code", request_error_code(error))
     if request_id:
         extensions["requestId"] = request_id
-    error.extensions = extensions
-    if not suggestions:
-        error.message = SUGGESTION.sub("", error.message)
+    message = error.message if suggestions else SUGGESTION.sub("", error.message)
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=extensions,
+    )
 
 
 def request_error_code(error: GraphQLError) -> str:

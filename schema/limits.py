@@ -25,18 +25,23 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationRule,
     VariableNode,
 )
+from graphql.execution.values import VariableValues, get_variable_values
 from graphql.type.definition import GraphQLType, get_named_type
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
-from resolvers.pagination import DEFAULT_PAGE_SIZE
+from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 # Plain lists (organizations, teams, changes) have no page size; count them as this many.
 LIST_ESTIMATE = 10
+# `nodes(ids:)` takes at most this many ids (schema/node.py).
+MAX_NODES = 100
 
 
 @dataclass(frozen=True)
@@ -45,24 +50,24 @@ class QueryLimits:
     max_aliases: int = 30
     max_tokens: int = 4_000
     max_cost: int = 10_000
+    max_field_merges: int = 5_000
 
 
 def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
-    rules: list[type[ASTValidationRule]] = [
-        document_size_rule(limits.max_depth, limits.max_aliases)
-    ]
+    rules: list[type[ASTValidationRule]] = [document_size_rule(limits)]
     return [
         lambda: MaxTokensLimiter(limits.max_tokens),
         lambda: AddValidationRules(rules),
     ]
 
 
-def document_size_rule(max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
-    """One validation rule for depth and aliases, linear in the document's size.
+def document_size_rule(limits: QueryLimits) -> type[ASTValidationRule]:
+    """One validation rule for depth, aliases and field merges, linear in the document's size.
 
-    Strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every fragment spread again
-    at each use, so a few hundred bytes of fragments spreading fragments take seconds; here
-    each fragment is measured once.
+    It runs first and aborts the validation of a document over a limit, so no other rule
+    spends time on it. Strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every
+    fragment spread again at each use, so a few hundred bytes of fragments spreading
+    fragments take seconds; here each fragment is measured once.
     """
 
     class DocumentSize(ValidationRule):
@@ -73,18 +78,83 @@ def document_size_rule(max_depth: int, max_aliases: int) -> type[ASTValidationRu
                     continue
                 name = definition.name.value if definition.name else "anonymous"
                 depth, aliases = measure.selection(definition.selection_set)
-                if depth > max_depth:
-                    self.report_error(
-                        GraphQLError(f"'{name}' exceeds maximum operation depth of {max_depth}")
+                if depth > limits.max_depth:
+                    raise ValidationAbortedError(
+                        f"'{name}' exceeds maximum operation depth of {limits.max_depth}",
+                        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
                     )
-                if aliases > max_aliases:
-                    self.report_error(
-                        GraphQLError(
-                            f"{aliases} aliases found. Allowed: {max_aliases}",
-                        )
+                if aliases > limits.max_aliases:
+                    raise ValidationAbortedError(
+                        f"{aliases} aliases found. Allowed: {limits.max_aliases}",
+                        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
                     )
+            merges = field_merges(node, stop_above=limits.max_field_merges)
+            if merges > limits.max_field_merges:
+                raise ValidationAbortedError(
+                    "the document selects the same fields too many times over (more than "
+                    f"{limits.max_field_merges} field merges); select each field once",
+                    extensions={
+                        "code": "QUERY_TOO_COMPLEX",
+                        "fieldMerges": {"limit": limits.max_field_merges},
+                    },
+                )
 
     return DocumentSize
+
+
+def field_merges(document: DocumentNode, *, stop_above: int) -> int:
+    """How much work checking that same-named fields can be merged may take: for every
+    operation and fragment, the sum over response paths of the square of the number of field
+    selections at that path (fragment spreads expanded where they are used).
+
+    graphql-core's OverlappingFieldsCanBeMergedRule compares every pair of fields that share a
+    response path, so it is quadratic in repeated fields: 450 copies of `responses { totalCount }`
+    (11 KB, no aliases) cost seconds. This sum bounds its comparisons (times the depth), and
+    counting stops as soon as it passes `stop_above`, so measuring costs at most that many steps
+    beyond the document's own size. A document that selects each field once scores about its
+    number of fields.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    total = 0
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            continue
+        counts: dict[tuple[int, str], int] = {}
+        paths: dict[tuple[int, str], int] = {}
+        # Depth-first through the selections, with fragments expanded in place.
+        pending: list[tuple[SelectionSetNode, int, frozenset[str]]] = [
+            (definition.selection_set, -1, frozenset())
+        ]
+        while pending:
+            selection_set, parent, spreading = pending.pop()
+            for node in selection_set.selections:
+                if isinstance(node, FieldNode):
+                    key = (parent, (node.alias or node.name).value)
+                    seen = counts.get(key, 0)
+                    counts[key] = seen + 1
+                    # From n to n + 1 selections at a path, the sum of squares grows by 2n + 1.
+                    total += 2 * seen + 1
+                    if total > stop_above:
+                        return total
+                    if node.selection_set is not None:
+                        path = paths.setdefault(key, len(paths))
+                        pending.append((node.selection_set, path, spreading))
+                elif isinstance(node, InlineFragmentNode):
+                    pending.append((node.selection_set, parent, spreading))
+                elif isinstance(node, FragmentSpreadNode):
+                    name = node.name.value
+                    fragment = fragments.get(name)
+                    # Every expansion counts, so that fragments that only spread fragments
+                    # cannot make the count itself exponential.
+                    total += 1
+                    if total > stop_above:
+                        return total
+                    if fragment is not None and name not in spreading:
+                        # Unknown and cyclic fragments are reported by the standard rules.
+                        pending.append((fragment.selection_set, parent, spreading | {name}))
+    return total
 
 
 class _Shape:
@@ -152,8 +222,11 @@ class CostLimit(SchemaExtension):
             except ValueError:
                 operation = None
             if operation is not None:
+                graphql_schema = context.schema._schema
                 estimator = _CostEstimator(
-                    context.schema._schema, context.graphql_document, context.variables or {}
+                    graphql_schema,
+                    context.graphql_document,
+                    operation_variables(graphql_schema, operation, context.variables),
                 )
                 root = _root_type(context.schema._schema, operation)
                 self.cost = estimator.selection(root, operation.selection_set)
@@ -188,9 +261,28 @@ def _root_type(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Gra
     return root
 
 
+def operation_variables(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, raw: Any
+) -> Mapping[str, Any] | None:
+    """The values the operation will run with: the request's variables coerced to their types,
+    defaults filled in (a variable left out without a default is absent). None when they do not
+    coerce: execution then refuses them anyway, and the estimate treats them as unknown."""
+    inputs = raw if isinstance(raw, dict) else {}
+    try:
+        values = get_variable_values(
+            schema, operation.variable_definitions or (), inputs, max_errors=1
+        )
+    except (GraphQLError, RecursionError):
+        return None
+    return values.coerced if isinstance(values, VariableValues) else None
+
+
 class _CostEstimator:
-    def __init__(self, schema: GraphQLSchema, document: Any, variables: Mapping[str, Any]) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, document: Any, variables: Mapping[str, Any] | None
+    ) -> None:
         self.schema = schema
+        # None: the variables are not known before execution.
         self.variables = variables
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -240,19 +332,30 @@ class _CostEstimator:
         arguments = {a.name.value: a.value for a in node.arguments or ()}
         if node.name.value == "nodes" and "ids" in arguments:
             ids = self._value(arguments["ids"])
-            return max(1, len(ids)) if isinstance(ids, list) else LIST_ESTIMATE
+            return max(1, len(ids)) if isinstance(ids, list) else MAX_NODES
         if get_named_type(field_type).name.endswith("Connection"):
             for key in ("first", "last"):
                 if key in arguments:
                     size = self._value(arguments[key])
-                    return size if isinstance(size, int) and size > 0 else 1
+                    if size is None and self._known(arguments[key]):
+                        continue  # an explicit null means the default page
+                    if isinstance(size, int) and not isinstance(size, bool):
+                        return max(size, 1)
+                    # Not known before execution: assume the largest page there is.
+                    return MAX_PAGE_SIZE
             return DEFAULT_PAGE_SIZE
         inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         return LIST_ESTIMATE if isinstance(inner, GraphQLList) else 1
 
+    def _known(self, value: Any) -> bool:
+        """Whether the value is known now: a literal, or a variable the request coerced."""
+        return not isinstance(value, VariableNode) or self.variables is not None
+
     def _value(self, value: Any) -> Any:
         if isinstance(value, VariableNode):
-            return self.variables.get(value.name.value)
+            return None if self.variables is None else self.variables.get(value.name.value)
+        if isinstance(value, NullValueNode):
+            return None
         if isinstance(value, IntValueNode):
             return int(value.value)
         if isinstance(value, ListValueNode):

@@ -17,6 +17,7 @@ from resolvers import directory
 from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError, NotFoundError
 from schema.context import Info
+from schema.ids import row_id
 
 MAX_NODES = 100
 
@@ -47,27 +48,24 @@ async def _resolve(info: Info, node_ids: Sequence[relay.GlobalID]) -> list[Any]:
     """Objects for global ids, None for those that do not exist or are not the caller's to see."""
     wanted: dict[str, list[int]] = {}
     for node_id in node_ids:
-        if node_id.type_name in FETCHERS and _pk(node_id) is not None:
-            wanted.setdefault(node_id.type_name, []).append(int(node_id.node_id))
+        pk = row_id(node_id.node_id)
+        if node_id.type_name in FETCHERS and pk is not None:
+            wanted.setdefault(node_id.type_name, []).append(pk)
     found: dict[tuple[str, int], Any] = {}
     ctx = info.context
     for type_name, ids in wanted.items():
         rows = await ctx.run(lambda s, t=type_name, i=ids: FETCHERS[t](s, ctx.actor, i))  # type: ignore[misc]
         found.update({(type_name, pk): row for pk, row in zip(ids, rows, strict=True)})
-    return [found.get((n.type_name, _pk(n) or 0)) for n in node_ids]
-
-
-def _pk(node_id: relay.GlobalID) -> int | None:
-    """The row id in a global id, if it is one (a positive 64-bit integer)."""
-    text = node_id.node_id
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return [found.get((n.type_name, row_id(n.node_id) or 0)) for n in node_ids]
 
 
 @strawberry.type
 class NodeQuery:
     @strawberry.field(
-        description="Any object by its global id. NOT_FOUND when it is not yours to see.",
-        graphql_type=relay.Node,
+        description=(
+            "Any object by its global id; null with a NOT_FOUND error when it is not yours to see."
+        ),
+        graphql_type=relay.Node | None,
         permission_classes=[IsAuthenticated],
     )
     async def node(self, info: Info, id: relay.GlobalID) -> Any:
@@ -78,7 +76,7 @@ class NodeQuery:
 
     @strawberry.field(
         description=f"Objects by global ids (at most {MAX_NODES}); null where not yours to see.",
-        graphql_type=list[relay.Node | None],
+        graphql_type=list[relay.Node | None] | None,
         permission_classes=[IsAuthenticated],
     )
     async def nodes(self, info: Info, ids: list[relay.GlobalID]) -> list[Any]:

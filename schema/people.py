@@ -12,6 +12,7 @@ from models import Customer as CustomerModel
 from models import Organization as OrganizationModel
 from models import Team as TeamModel
 from models import TeamMember as TeamMemberModel
+from models.enums import ActorType, AuthorType
 from permissions.fields import CanSeeCustomerContact, CanSeeMemberContact
 from schema.context import Info
 from schema.enums import TeamRole
@@ -84,6 +85,20 @@ class TeamMember(relay.Node):
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, TeamMemberModel)
+
+
+async def load_person(
+    info: Info, kind: AuthorType | ActorType, person_id: int | None
+) -> CustomerModel | TeamMemberModel | None:
+    """The customer or team member behind an author or actor reference (None: the system)."""
+    if person_id is None:
+        return None
+    loaders = info.context.loaders
+    if kind in (AuthorType.CUSTOMER, ActorType.CUSTOMER):
+        return await loaders.customer.load(person_id)
+    if kind in (AuthorType.TEAM_MEMBER, ActorType.TEAM_MEMBER):
+        return await loaders.team_member.load(person_id)
+    return None
 
 
 Person = Annotated[

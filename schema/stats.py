@@ -120,7 +120,9 @@ class StatsQuery:
         description="Counts for dashboards over the tickets you can see (optionally filtered).",
         permission_classes=[IsAuthenticated],
     )
-    async def ticket_stats(self, info: Info, filter: TicketFilter | None = None) -> TicketStats:
+    async def ticket_stats(
+        self, info: Info, filter: TicketFilter | None = None
+    ) -> TicketStats | None:
         ctx = info.context
         filters = filter.to_filter() if filter else None
         return TicketStats.of(await ctx.run(lambda s: stats.ticket_stats(s, ctx.actor, filters)))
@@ -131,7 +133,7 @@ class StatsQuery:
     )
     async def metrics(
         self, info: Info, period: MetricsPeriod = MetricsPeriod.LAST_30_DAYS
-    ) -> Metrics:
+    ) -> Metrics | None:
         ctx = info.context
         data = await ctx.run(
             lambda s: stats.metrics(s, ctx.actor, stats.MetricsPeriod[period.value])

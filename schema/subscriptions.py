@@ -22,9 +22,10 @@ from resolvers.errors import BadUserInputError, UnauthenticatedError
 from resolvers.events import TicketChange, load_changes
 from schema.context import Context, Info, Scope, act_as
 from schema.enums import TicketPriority, TicketStatus
-from schema.ids import decode_id, decode_ids
+from schema.history import HistoryEntry
+from schema.ids import decode_id, decode_ids, row_id
 from schema.stats import TicketStats
-from schema.ticket import AssigneeScope, HistoryEntry, Response, Ticket, TicketFilter
+from schema.ticket import AssigneeScope, Response, Ticket, TicketFilter
 from subscriptions.events import EventKind
 from subscriptions.hub import SlowSubscriberError
 
@@ -115,7 +116,10 @@ def _event_for(ctx: Context, change: TicketChange) -> tuple[TicketEvent, Scope] 
         return None
     scope = ctx.new_scope(primed=change)
     event = TicketEvent(
-        cursor=str(change.cursor),
+        # The last entry the subscriber may read, not the change's: a staff-only entry written
+        # with a visible one must not show in a customer's cursor (resuming after it skips
+        # nothing they may see, since the rest of the change is staff-only).
+        cursor=str(max(row.id for row in rows)),
         kind=change.envelope.kind,
         occurred_at=rows[-1].created_at,
         ticket_row=change.ticket,
@@ -128,9 +132,10 @@ def _event_for(ctx: Context, change: TicketChange) -> tuple[TicketEvent, Scope] 
 def _parse_cursor(after: str | None) -> int | None:
     if after is None:
         return None
-    if not after.isdigit() or len(after) > 18:
+    cursor = 0 if after == "0" else row_id(after)
+    if cursor is None:
         raise BadUserInputError("after must be a cursor from an earlier event")
-    return int(after)
+    return cursor
 
 
 def _routing(actor: Actor) -> tuple[int | None, int | None]:
@@ -200,6 +205,8 @@ class Subscription:
                     )
                 for change in batch:
                     last = change.cursor
+                    if ctx.access_revoked:
+                        return  # the socket's user lost its rights; the socket is closing
                     view = _event_for(ctx, change) if matches(change) else None
                     if view is not None:
                         with ctx.event_scope(view[1]):
@@ -216,6 +223,8 @@ class Subscription:
                 if change.cursor <= last:
                     continue
                 last = change.cursor
+                if ctx.access_revoked:
+                    return  # the socket's user lost its rights; the socket is closing
                 view = _event_for(ctx, change) if matches(change) else None
                 if view is not None:
                     with ctx.event_scope(view[1]):
@@ -268,5 +277,7 @@ class Subscription:
                 await asyncio.sleep(max(0.0, sent_at + interval - time.monotonic()))
                 while not subscription.queue.empty():
                     subscription.queue.get_nowait()
+                if ctx.access_revoked:
+                    return
                 yield await current()
                 sent_at = time.monotonic()

@@ -10,38 +10,27 @@ from typing import Any
 import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
 
 from models import Customer as CustomerModel
 from models import Organization as OrganizationModel
 from models import Team as TeamModel
 from models import TeamMember as TeamMemberModel
 from models import Ticket as TicketModel
-from models import TicketHistory as TicketHistoryModel
 from models import TicketResponse as TicketResponseModel
-from models.enums import ActorType, AuthorType
 from permissions.fields import IsAuthenticated, IsStaff
 from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError
 from resolvers.pagination import Page, PageRequest, page_from_window
 from resolvers.ticket import HISTORY_ORDER, RESPONSE_ORDER, ChildPage
-from resolvers.validation import storable_text
+from resolvers.validation import storable_text, utc_instant
 from schema.attachment import Attachment, response_attachments, ticket_attachments
 from schema.context import Info
-from schema.enums import HistoryAction, TicketPriority, TicketStatus
-from schema.ids import decode_filter_id, decode_id, decode_ids, encode_id
+from schema.enums import TicketPriority, TicketStatus
+from schema.history import HistoryEntry as HistoryEntry  # re-exported: the type moved here
+from schema.ids import decode_filter_id, decode_id, decode_ids
 from schema.pagination import Connection, connection_from_page
-from schema.people import Customer, Organization, Person, Team, TeamMember
-
-
-async def _person(info: Info, kind: Any, person_id: int | None) -> Any:
-    if person_id is None:
-        return None
-    loaders = info.context.loaders
-    if kind in (AuthorType.CUSTOMER, ActorType.CUSTOMER):
-        return await loaders.customer.load(person_id)
-    if kind in (AuthorType.TEAM_MEMBER, ActorType.TEAM_MEMBER):
-        return await loaders.team_member.load(person_id)
-    return None
+from schema.people import Customer, Organization, Person, Team, TeamMember, load_person
 
 
 @strawberry.type(
@@ -62,7 +51,7 @@ class Response(relay.Node):
     async def author(
         self, root: strawberry.Parent[TicketResponseModel], info: Info
     ) -> CustomerModel | TeamMemberModel | None:
-        return await _person(info, root.author_type, root.author_id)  # type: ignore[no-any-return]
+        return await load_person(info, root.author_type, root.author_id)
 
     @strawberry.field(
         description="Files attached to this reply or note, oldest first.",
@@ -76,71 +65,6 @@ class Response(relay.Node):
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, TicketResponseModel)
-
-
-# History stores database ids; clients get the same opaque ids as everywhere else.
-REFERENCE_FIELDS = {
-    "assignee": "TeamMember",
-    "team": "Team",
-    "response": "Response",
-    "attachment": "Attachment",
-}
-
-
-def _history_value(field_name: str | None, value: str | None) -> str | None:
-    type_name = REFERENCE_FIELDS.get(field_name or "")
-    if type_name is None or value is None or not value.isdigit():
-        return value
-    return str(encode_id(type_name, int(value)))
-
-
-@strawberry.type(
-    name="HistoryEntry",
-    description="One change to a ticket: who, when, which field, the old and the new value.",
-)
-class HistoryEntry(relay.Node):
-    id: relay.NodeID[int]
-    action: HistoryAction = strawberry.field(description="What happened.")
-    field_name: str | None = strawberry.field(
-        name="field", description="The field that changed (status, priority, assignee, ...)."
-    )
-    is_internal: bool = strawberry.field(
-        description="Staff-only entries (internal notes, metadata). Never sent to customers."
-    )
-    created_at: dt.datetime = strawberry.field(description="When it happened.")
-
-    @strawberry.field(
-        description=(
-            "The value before, as text: enum values in lower case, tags and metadata as JSON, "
-            "and the global id for assignee, team and response."
-        )
-    )
-    def old_value(self, root: strawberry.Parent[TicketHistoryModel]) -> str | None:
-        return _history_value(root.field_name, root.old_value)
-
-    @strawberry.field(description="The value after, as text (see oldValue).")
-    def new_value(self, root: strawberry.Parent[TicketHistoryModel]) -> str | None:
-        return _history_value(root.field_name, root.new_value)
-
-    @strawberry.field(description="Who did it; null for the system.", graphql_type=Person | None)
-    async def actor(
-        self, root: strawberry.Parent[TicketHistoryModel], info: Info
-    ) -> CustomerModel | TeamMemberModel | None:
-        return await _person(info, root.actor_type, root.actor_id)  # type: ignore[no-any-return]
-
-    @strawberry.field(
-        description="The reply or note this entry is about, if any.", graphql_type=Response | None
-    )
-    async def response(
-        self, root: strawberry.Parent[TicketHistoryModel], info: Info
-    ) -> TicketResponseModel | None:
-        if root.field_name != "response" or not (root.new_value or "").isdigit():
-            return None
-        return await info.context.loaders.visible_response.load(int(root.new_value or 0))
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, TicketHistoryModel)
 
 
 async def _child_connection(
@@ -338,12 +262,16 @@ class TicketFilter:
         for text in [self.search or "", *(self.tags or [])]:
             if not storable_text(text):
                 raise BadUserInputError("search and tags must be valid Unicode text without NUL")
+        instants: dict[str, dt.datetime | None] = {}
         for name in ("created_after", "created_before", "updated_after", "updated_before"):
             value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
+            try:
+                instants[name] = None if value is None else utc_instant(value)
+            except ValueError:
                 raise BadUserInputError(
-                    f"{name} needs a timezone offset, e.g. 2026-01-31T09:00:00Z"
-                )
+                    f"{to_camel_case(name)} must be a date and time with a timezone offset "
+                    "within years 1-9999 in UTC, e.g. 2026-01-31T09:00:00Z"
+                ) from None
         assignee = None
         if self.assignee is not None:
             assignee = tickets.AssigneeScope(self.assignee.value)
@@ -364,10 +292,10 @@ class TicketFilter:
             if self.organization_id is None
             else decode_filter_id(self.organization_id, "Organization", "organizationId"),
             tags=[t.strip().lower() for t in self.tags or []],
-            created_after=self.created_after,
-            created_before=self.created_before,
-            updated_after=self.updated_after,
-            updated_before=self.updated_before,
+            created_after=instants["created_after"],
+            created_before=instants["created_before"],
+            updated_after=instants["updated_after"],
+            updated_before=instants["updated_before"],
             search=self.search,
         )
 
@@ -396,9 +324,10 @@ class TicketOrder:
 class TicketQuery:
     @strawberry.field(
         description=(
-            "One ticket by its global id. NOT_FOUND when it does not exist or is not yours to see."
+            "One ticket by its global id; null with a NOT_FOUND error when it does not exist or "
+            "is not yours to see."
         ),
-        graphql_type=Ticket,
+        graphql_type=Ticket | None,
         permission_classes=[IsAuthenticated],
     )
     async def ticket(self, info: Info, id: relay.GlobalID) -> TicketModel:
@@ -407,8 +336,11 @@ class TicketQuery:
         return await ctx.run(lambda s: tickets.get_ticket(s, ctx.actor, ticket_id))
 
     @strawberry.field(
-        description="One ticket by its organization and number (#1042).",
-        graphql_type=Ticket,
+        description=(
+            "One ticket by its organization and number (#1042); null with a NOT_FOUND error "
+            "when it does not exist or is not yours to see."
+        ),
+        graphql_type=Ticket | None,
         permission_classes=[IsAuthenticated],
     )
     async def ticket_by_number(
@@ -424,7 +356,7 @@ class TicketQuery:
             "queue for staff. Cursor-paginated: `first` (default 20, at most 100) with `after`, "
             "or `last` with `before`."
         ),
-        graphql_type=Connection[Ticket],
+        graphql_type=Connection[Ticket] | None,
         permission_classes=[IsAuthenticated],
     )
     async def tickets(

@@ -2,74 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.scalars import JSON
 
 from permissions.fields import IsAuthenticated
+from resolvers import responses
 from resolvers import ticket_write as writes
 from resolvers.attachment import AttachRequest
 from resolvers.errors import UserErrorCode as DomainUserErrorCode
 from resolvers.errors import UserErrorData, UserInputError
 from resolvers.ticket_write import UNSET as NOT_GIVEN
 from resolvers.ticket_write import TicketChanges
-from schema.attachment import attachment_policy, decode_attachment_ids
+from schema.attachment import attachment_policy
 from schema.context import Info
 from schema.enums import TicketPriority, TicketStatus
-from schema.ids import decode_id, encode_id
 from schema.ticket import Response, Ticket
-
-T = TypeVar("T")
-
-UserErrorCode = strawberry.enum(
-    DomainUserErrorCode, name="UserErrorCode", description="Why an input was refused."
+from schema.user_errors import (
+    UserError,
+    UserErrorCode,
+    given,
+    input_id,
+    optional_input_id,
+    refused,
+    run_write,
 )
 
-
-@strawberry.type(description="An expected failure of a mutation: nothing was changed.")
-class UserError:
-    field: str | None = strawberry.field(description="The input field at fault, if one is.")
-    message: str = strawberry.field(description="What is wrong, for people.")
-    code: UserErrorCode = strawberry.field(description="What is wrong, for programs.")  # type: ignore[valid-type]
-
-    @classmethod
-    def of(cls, error: UserErrorData) -> UserError:
-        return cls(field=error.field, message=error.message, code=error.code)
-
-
-def _errors(exc: UserInputError) -> list[UserError]:
-    return [UserError.of(e) for e in exc.errors]
-
-
-async def _write(
-    info: Info, use_case: Callable[[AsyncSession], Awaitable[T]]
-) -> tuple[T | None, list[UserError]]:
-    """Run a write; expected failures come back as userErrors."""
-    ctx = info.context
-    try:
-        return await ctx.write(use_case), []
-    except UserInputError as exc:
-        return None, _errors(exc)
+__all__ = ["TicketMutation", "UserError", "UserErrorCode"]
 
 
 def _given(value: Any) -> Any:
-    return NOT_GIVEN if value is strawberry.UNSET else value
+    return given(value, NOT_GIVEN)
 
 
 def _optional_id(value: relay.GlobalID | Any | None, type_name: str) -> Any:
     if value is strawberry.UNSET:
         return NOT_GIVEN
-    return None if value is None else decode_id(value, type_name)
+    return optional_input_id(value, type_name)
 
 
 def _attach_request(info: Info, ids: list[relay.GlobalID] | None) -> AttachRequest | None:
+    """The files named in attachmentIds; an id of another type is NOT_FOUND in the use case."""
     if not ids:
         return None
-    return AttachRequest(decode_attachment_ids(ids), attachment_policy(info).max_per_response)
+    return AttachRequest(
+        [input_id(node_id, "Attachment") for node_id in ids],
+        attachment_policy(info).max_per_response,
+    )
 
 
 # --- createTicket ------------------------------------------------------------------------
@@ -163,6 +144,13 @@ class AddResponseInput:
     internal: bool = strawberry.field(
         default=False, description="An internal note, never shown to the customer. Staff only."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=(
+            "A client-chosen key (at most 100 characters); repeating the same reply with it "
+            "returns the first response instead of a second one."
+        ),
+    )
     attachment_ids: list[relay.GlobalID] | None = strawberry.field(
         default=None,
         description=(
@@ -218,9 +206,9 @@ class BulkUpdateTicketsInput:
     remove_tags: list[str] | None = None
 
 
-@strawberry.type(description="What happened to one ticket of a bulk update.")
+@strawberry.type(description="What happened to one requested id of a bulk update.")
 class BulkTicketResult:
-    ticket_id: relay.GlobalID
+    ticket_id: relay.GlobalID = strawberry.field(description="The id as it was requested.")
     ticket: Ticket | None = strawberry.field(description="The updated ticket; null on failure.")
     user_errors: list[UserError]
 
@@ -228,7 +216,12 @@ class BulkTicketResult:
 @strawberry.type
 class BulkUpdateTicketsPayload:
     tickets: list[Ticket] = strawberry.field(description="Updated tickets (empty on failure).")
-    results: list[BulkTicketResult] = strawberry.field(description="One per requested ticket.")
+    results: list[BulkTicketResult] = strawberry.field(
+        description=(
+            "One per requested id, in request order (an id named twice gets a DUPLICATE error "
+            "on its repeat); empty when the request as a whole is refused (see userErrors)."
+        )
+    )
     user_errors: list[UserError]
 
 
@@ -238,30 +231,24 @@ class TicketMutation:
         description="Open a ticket: customers for themselves, staff on behalf of a customer.",
         permission_classes=[IsAuthenticated],
     )
-    async def create_ticket(self, info: Info, input: CreateTicketInput) -> CreateTicketPayload:
+    async def create_ticket(
+        self, info: Info, input: CreateTicketInput
+    ) -> CreateTicketPayload | None:
         actor = info.context.actor
-        try:
-            files = _attach_request(info, input.attachment_ids)
-        except UserInputError as exc:
-            return CreateTicketPayload(ticket=None, user_errors=_errors(exc))
         data = writes.CreateTicketInput(
             title=input.title,
             description=input.description,
             priority=input.priority,
-            organization_id=None
-            if input.organization_id is None
-            else decode_id(input.organization_id, "Organization"),
-            customer_id=None
-            if input.customer_id is None
-            else decode_id(input.customer_id, "Customer"),
-            team_id=None if input.team_id is None else decode_id(input.team_id, "Team"),
+            organization_id=optional_input_id(input.organization_id, "Organization"),
+            customer_id=optional_input_id(input.customer_id, "Customer"),
+            team_id=optional_input_id(input.team_id, "Team"),
             tags=input.tags or (),
             # JSON arrives as plain Python values; the use case checks its shape.
             metadata=cast(Any, input.metadata),
             idempotency_key=input.idempotency_key,
-            attachments=files,
+            attachments=_attach_request(info, input.attachment_ids),
         )
-        ticket, errors = await _write(info, lambda s: writes.create_ticket(s, actor, data))
+        ticket, errors = await run_write(info, lambda s: writes.create_ticket(s, actor, data))
         return CreateTicketPayload(ticket=ticket, user_errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
@@ -271,55 +258,58 @@ class TicketMutation:
         ),
         permission_classes=[IsAuthenticated],
     )
-    async def update_ticket(self, info: Info, input: UpdateTicketInput) -> UpdateTicketPayload:
+    async def update_ticket(
+        self, info: Info, input: UpdateTicketInput
+    ) -> UpdateTicketPayload | None:
         actor = info.context.actor
-        ticket_id = decode_id(input.id, "Ticket")
         try:
             changes = input.changes()
         except UserInputError as exc:
-            return UpdateTicketPayload(ticket=None, user_errors=_errors(exc))
-        data = writes.UpdateTicketInput(ticket_id, changes, input.expected_version)
-        ticket, errors = await _write(info, lambda s: writes.update_ticket(s, actor, data))
+            return UpdateTicketPayload(ticket=None, user_errors=UserError.all_of(exc.errors))
+        data = writes.UpdateTicketInput(
+            input_id(input.id, "Ticket"), changes, input.expected_version
+        )
+        ticket, errors = await run_write(info, lambda s: writes.update_ticket(s, actor, data))
         return UpdateTicketPayload(ticket=ticket, user_errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
         description="Reply publicly, or (staff) add an internal note.",
         permission_classes=[IsAuthenticated],
     )
-    async def add_response(self, info: Info, input: AddResponseInput) -> AddResponsePayload:
+    async def add_response(self, info: Info, input: AddResponseInput) -> AddResponsePayload | None:
         actor = info.context.actor
-        try:
-            files = _attach_request(info, input.attachment_ids)
-        except UserInputError as exc:
-            return AddResponsePayload(ticket=None, response=None, user_errors=_errors(exc))
-        data = writes.AddResponseInput(
-            decode_id(input.ticket_id, "Ticket"), input.body, input.internal, files
+        data = responses.AddResponseInput(
+            input_id(input.ticket_id, "Ticket"),
+            input.body,
+            input.internal,
+            input.idempotency_key,
+            _attach_request(info, input.attachment_ids),
         )
-        result, errors = await _write(info, lambda s: writes.add_response(s, actor, data))
+        result, errors = await run_write(info, lambda s: responses.add_response(s, actor, data))
         ticket, response = result if result else (None, None)
         return AddResponsePayload(ticket=ticket, response=response, user_errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
         description="Assign or unassign a ticket.", permission_classes=[IsAuthenticated]
     )
-    async def assign_ticket(self, info: Info, input: AssignTicketInput) -> AssignTicketPayload:
+    async def assign_ticket(
+        self, info: Info, input: AssignTicketInput
+    ) -> AssignTicketPayload | None:
         actor = info.context.actor
         if input.assignee_id is strawberry.UNSET:
             return AssignTicketPayload(
                 ticket=None,
-                user_errors=[
-                    UserError(
-                        field="assigneeId",
-                        message="say who: a team member's id, or null to unassign",
-                        code=DomainUserErrorCode.REQUIRED,
-                    )
-                ],
+                user_errors=refused(
+                    "assigneeId",
+                    "say who: a team member's id, or null to unassign",
+                    DomainUserErrorCode.REQUIRED,
+                ),
             )
         data = writes.AssignTicketInput(
-            decode_id(input.ticket_id, "Ticket"),
-            None if input.assignee_id is None else decode_id(input.assignee_id, "TeamMember"),
+            input_id(input.ticket_id, "Ticket"),
+            optional_input_id(input.assignee_id, "TeamMember"),
         )
-        ticket, errors = await _write(info, lambda s: writes.assign_ticket(s, actor, data))
+        ticket, errors = await run_write(info, lambda s: writes.assign_ticket(s, actor, data))
         return AssignTicketPayload(ticket=ticket, user_errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
@@ -331,11 +321,11 @@ class TicketMutation:
     )
     async def bulk_update_tickets(
         self, info: Info, input: BulkUpdateTicketsInput
-    ) -> BulkUpdateTicketsPayload:
+    ) -> BulkUpdateTicketsPayload | None:
         actor = info.context.actor
-        ids = [decode_id(i, "Ticket") for i in input.ticket_ids]
+        requested = list(input.ticket_ids)
         data = writes.BulkUpdateInput(
-            ticket_ids=ids,
+            ticket_ids=[input_id(i, "Ticket") for i in requested],
             changes=TicketChanges(
                 status=NOT_GIVEN if input.status is None else input.status,
                 priority=NOT_GIVEN if input.priority is None else input.priority,
@@ -346,39 +336,34 @@ class TicketMutation:
             assignee_id=_optional_id(input.assignee_id, "TeamMember"),
         )
         try:
-            results, errors = await _write(
+            results, errors = await run_write(
                 info, lambda s: writes.bulk_update_tickets(s, actor, data)
             )
         except writes.BulkUpdateFailed as failed:
-            # Rolled back: report per ticket, but return no (stale) ticket objects.
+            # Rolled back: report per requested id, but return no (stale) ticket objects.
             return BulkUpdateTicketsPayload(
                 tickets=[],
                 results=[
                     BulkTicketResult(
-                        ticket_id=encode_id("Ticket", r.ticket_id),
-                        ticket=None,
-                        user_errors=[UserError.of(e) for e in r.errors],
+                        ticket_id=node_id, ticket=None, user_errors=UserError.all_of(r.errors)
                     )
-                    for r in failed.results
+                    for node_id, r in zip(requested, failed.results, strict=True)
                 ],
-                user_errors=[
-                    UserError(
-                        field="ticketIds",
-                        message="some tickets could not be updated, so none was; see results",
-                        code=DomainUserErrorCode.INVALID,
-                    )
-                ],
+                user_errors=refused(
+                    "ticketIds",
+                    "some tickets could not be updated, so none was; see results",
+                    DomainUserErrorCode.INVALID,
+                ),
             )
-        done = results or []
+        if results is None:
+            # Refused as a whole (who may, how many): no per-ticket results to report.
+            return BulkUpdateTicketsPayload(tickets=[], results=[], user_errors=errors)
+        done = results
         return BulkUpdateTicketsPayload(
             tickets=[r.ticket for r in done],  # type: ignore[misc]
             results=[
-                BulkTicketResult(
-                    ticket_id=encode_id("Ticket", r.ticket_id),
-                    ticket=r.ticket,  # type: ignore[arg-type]
-                    user_errors=[],
-                )
-                for r in done
+                BulkTicketResult(ticket_id=node_id, ticket=r.ticket, user_errors=[])  # type: ignore[arg-type]
+                for node_id, r in zip(requested, done, strict=True)
             ],
             user_errors=errors,
         )

@@ -16,7 +16,7 @@ class ViewerQuery:
     @strawberry.field(
         description="The authenticated caller: a Customer or a TeamMember.",
         permission_classes=[IsAuthenticated],
-        graphql_type=Person,
+        graphql_type=Person | None,
     )
     async def me(self, info: Info) -> Customer | TeamMember:
         ctx = info.context

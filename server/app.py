@@ -18,10 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from models import migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
 from resolvers.events import TicketChange, latest_cursor, load_changes
 from schema import create_schema
+from schema.errors import is_database_unavailable
 from schema.limits import QueryLimits
+from server.access import Directory, LiveSockets
 from server.attachments import attachment_files, attachment_routes, run_cleanup
 from server.auth import TokenVerifier
 from server.observability import RequestIdMiddleware, install_log_record_factory
@@ -57,6 +60,37 @@ def create_hub(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession
     )
 
 
+class RowSecurityBypassedError(RuntimeError):
+    """HELPDESK_REQUIRE_ROW_SECURITY is on and the database role skips row security."""
+
+
+async def check_row_security(settings: Settings, resources: Resources) -> None:
+    """Say loudly when the app's database role bypasses PostgreSQL row security (a superuser
+    or BYPASSRLS role): the policies below the resolvers then guard nothing. With
+    HELPDESK_REQUIRE_ROW_SECURITY the server refuses to start."""
+    try:
+        resources.row_security = await migrate.row_security(resources.engine)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        logger.warning("row security: the database cannot be reached yet; checked again later")
+        resources.row_security = "unknown"
+        return
+    if resources.row_security == "enforced":
+        return
+    if resources.row_security == "bypassed":
+        message = (
+            "the database role is a superuser or has BYPASSRLS, so PostgreSQL row-level "
+            "security does not apply to this server; serve as a plain role (helpdesk db grant)"
+        )
+    else:
+        message = "SQLite has no row-level security"
+    if settings.require_row_security:
+        raise RowSecurityBypassedError(message + " (HELPDESK_REQUIRE_ROW_SECURITY is on)")
+    if resources.row_security == "bypassed":
+        logger.log(logging.WARNING if settings.is_production else logging.INFO, message)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application for these settings (default: from the environment)."""
     settings = settings or Settings.from_env()
@@ -74,6 +108,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = create_hub(settings, sessionmaker)
         await hub.connect()
         rate_limiter = create_rate_limiter(settings.broadcast_url, settings.rate_limit_per_minute)
+        directory = Directory(sessionmaker, settings.actor_cache_seconds)
+        sockets = LiveSockets(directory, settings.actor_cache_seconds)
         files = attachment_files(settings)
         runtime.resources = Resources(
             engine=engine,
@@ -81,9 +117,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub=hub,
             write_gate=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
             rate_limiter=rate_limiter,
+            directory=directory,
+            sockets=sockets,
             attachment_files=files,
             public_url=settings.public_url,
         )
+        sockets.start()
+        await check_row_security(settings, runtime.resources)
         interval = settings.attachment_cleanup_interval_seconds
         cleanup = (
             asyncio.create_task(
@@ -100,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await cleanup
             runtime.resources = None
+            await sockets.stop()
             await rate_limiter.close()
             await hub.disconnect()
             await engine.dispose()
@@ -109,12 +150,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_aliases=settings.max_query_aliases,
         max_tokens=settings.max_query_tokens,
         max_cost=settings.max_query_cost,
+        max_field_merges=settings.max_query_field_merges,
     )
     graphql_app = HelpdeskGraphQL(
         runtime=runtime,
         verifier=verifier,
         settings=settings,
-        schema=create_schema(introspection=settings.introspection, limits=limits),
+        schema=create_schema(
+            introspection=settings.introspection,
+            limits=limits,
+            field_suggestions=settings.field_suggestions,
+        ),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
         # Legacy graphql-ws clients get keep-alives; graphql-transport-ws relies on pings
@@ -141,8 +187,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             checks["database"] = "unreachable"
         checks["broadcast"] = "ok" if await resources.hub.is_ready() else "unreachable"
         ready = all(value == "ok" for value in checks.values())
+        if resources.row_security == "unknown" and checks["database"] == "ok":
+            await check_row_security(settings, resources)
+        if settings.require_row_security and resources.row_security != "enforced":
+            ready = False
         return JSONResponse(
-            {"status": "ready" if ready else "unavailable", **checks},
+            {
+                "status": "ready" if ready else "unavailable",
+                **checks,
+                "rowSecurity": resources.row_security,
+            },
             status_code=200 if ready else 503,
         )
 

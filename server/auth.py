@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from typing import Any
 
 import jwt
@@ -88,6 +89,12 @@ class TokenVerifier:
             raise AuthenticationError("the token's signing key is not known") from None
         except jwt.InvalidTokenError as exc:
             raise AuthenticationError(f"invalid token: {exc}") from None
+        for name in TIME_CLAIMS:
+            if name in claims and not _is_timestamp(claims[name]):
+                # PyJWT takes "1893456000" (a string) for a time; so would nothing else here.
+                raise AuthenticationError(
+                    f"invalid token: {name} must be a number of seconds since the epoch"
+                )
         subject = claims.get("sub")
         if (
             not isinstance(subject, str)
@@ -96,6 +103,19 @@ class TokenVerifier:
         ):
             raise AuthenticationError("invalid token: sub must be a short, non-empty string")
         return claims
+
+
+TIME_CLAIMS = ("exp", "iat", "nbf")
+
+
+def _is_timestamp(value: object) -> bool:
+    """A JSON number that is a finite time (RFC 7519 NumericDate), not a string or a bool."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < 2**53
+    )
 
 
 def issue_development_token(settings: Settings, subject: str, ttl: dt.timedelta) -> str:

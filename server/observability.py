@@ -7,12 +7,11 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-request_id: ContextVar[str | None] = ContextVar("helpdesk_request_id", default=None)
+from schema.context import request_id
 
 # A client may pass its own id (to correlate with its logs), if it is short and plain.
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlparse
 
@@ -15,15 +16,49 @@ logger = logging.getLogger("helpdesk.ratelimit")
 WINDOW_SECONDS = 60
 
 
+@dataclass(frozen=True)
+class RateLimitState:
+    """A caller's budget in the current window, as `rateLimit` and the RateLimit-* headers
+    report it."""
+
+    limit: int
+    remaining: int
+    reset_at: float  # epoch seconds
+    cost: int = 1  # what one request takes from the budget
+
+    def headers(self, now: float | None = None) -> dict[str, str]:
+        """RateLimit-Limit / -Remaining / -Reset (seconds to go), as the IETF draft names them."""
+        reset = max(0, round(self.reset_at - (time.time() if now is None else now)))
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(reset),
+        }
+
+
+def _state(per_minute: int, window: int, count: int) -> RateLimitState:
+    return RateLimitState(
+        limit=per_minute,
+        remaining=max(0, per_minute - count),
+        reset_at=float((window + 1) * WINDOW_SECONDS),
+    )
+
+
 class RateLimiter(Protocol):
     async def hit(self, key: str) -> float | None:
         """Count one request for `key`; the seconds to wait when over the limit, else None."""
+
+    async def state(self, key: str) -> RateLimitState | None:
+        """`key`'s budget in the current window, counting what was hit; None without a limit."""
 
     async def close(self) -> None: ...
 
 
 class Unlimited:
     async def hit(self, key: str) -> float | None:
+        return None
+
+    async def state(self, key: str) -> RateLimitState | None:
         return None
 
     async def close(self) -> None:
@@ -50,6 +85,11 @@ class MemoryRateLimiter:
             return (window + 1) * WINDOW_SECONDS - now
         return None
 
+    async def state(self, key: str) -> RateLimitState | None:
+        window = int(time.time() // WINDOW_SECONDS)
+        count = self._counts.get(key, 0) if window == self._window else 0
+        return _state(self.per_minute, window, count)
+
     async def close(self) -> None:
         return None
 
@@ -64,6 +104,10 @@ class RedisRateLimiter:
     def __init__(self, url: str, per_minute: int) -> None:
         self.per_minute = per_minute
         self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        # The counts hit() last read, per key, in the current window: state() reports them
+        # without another round trip.
+        self._seen_window = 0
+        self._seen: dict[str, int] = {}
 
     async def hit(self, key: str) -> float | None:
         now = time.time()
@@ -76,10 +120,27 @@ class RedisRateLimiter:
                 count, _ = await pipe.execute()
         except (RedisError, OSError):
             logger.warning("rate limiter unavailable; allowing the request", exc_info=True)
+            self._seen.pop(key, None)
             return None
+        self._remember(window, key, int(count))
         if int(count) > self.per_minute:
             return (window + 1) * WINDOW_SECONDS - now
         return None
+
+    def _remember(self, window: int, key: str, count: int) -> None:
+        if window != self._seen_window:
+            self._seen_window, self._seen = window, {}
+        self._seen[key] = count
+
+    async def state(self, key: str) -> RateLimitState | None:
+        window = int(time.time() // WINDOW_SECONDS)
+        if window == self._seen_window and key in self._seen:
+            return _state(self.per_minute, window, self._seen[key])
+        try:
+            count = await self._redis.get(f"helpdesk:ratelimit:{window}:{key}")
+        except (RedisError, OSError):
+            return None  # unknown while Redis is away; hit() allows requests meanwhile
+        return _state(self.per_minute, window, int(count or 0))
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -1,31 +1,38 @@
 """Demo data: two organizations, their teams and staff, customers, and tickets in every state.
 
-Deterministic (a fixed random seed) and idempotent: seeding twice changes nothing.
+Deterministic (a fixed random seed) and idempotent: seeding twice changes nothing. Tickets are
+opened, triaged, assigned, answered and moved through the same use cases as the API, with the
+clock set back, so their rows and history are the ones the API writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import (
-    Customer,
-    HistoryAction,
-    Organization,
-    Priority,
-    Status,
-    Team,
-    TeamMember,
-    TeamRole,
-    Ticket,
-    TicketHistory,
-    TicketResponse,
+from models import Customer, Organization, Priority, Status, Team, TeamMember, TeamRole
+from models.base import clock_at
+from permissions import Actor
+from resolvers.history import take_pending_events
+from resolvers.responses import AddResponseInput, add_response
+from resolvers.ticket_write import (
+    AssignTicketInput,
+    CreateTicketInput,
+    TicketChanges,
+    UpdateTicketInput,
+    assign_ticket,
+    create_ticket,
+    update_ticket,
 )
-from models.enums import ActorType, AuthorType
+
+T = TypeVar("T")
+D = TypeVar("D")
 
 DEMO_SLUG = "acme"
 
@@ -143,7 +150,37 @@ async def seed_demo(session: AsyncSession) -> bool:
             created=created,
             title=TITLES[index % len(TITLES)],
         )
+    # Nobody listens to the past: the events the writes queued are not published.
+    take_pending_events(session)
     return True
+
+
+def _actor(person: Customer | TeamMember) -> Actor:
+    if isinstance(person, Customer):
+        return Actor.customer(person.id, person.user_id)
+    return Actor.team_member(
+        person.id, person.user_id, person.organization_id, person.role, person.team_id
+    )
+
+
+class _Story:
+    """One ticket's life, written through the API's own write functions at moments in the past
+    (so the demo holds exactly the rows, history and events the API would have written)."""
+
+    def __init__(self, session: AsyncSession, rng: random.Random, start: dt.datetime) -> None:
+        self.session = session
+        self.rng = rng
+        self.clock = start
+
+    def later(self, low: int, high: int) -> None:
+        self.clock += dt.timedelta(minutes=self.rng.randint(low, high))
+
+    async def run(
+        self, use_case: Callable[[AsyncSession, Actor, D], Awaitable[T]], actor: Actor, data: D
+    ) -> T:
+        """One write by `actor`, at the story's current moment."""
+        with clock_at(self.clock):
+            return await use_case(self.session, actor, data)
 
 
 async def _seed_ticket(
@@ -159,116 +196,49 @@ async def _seed_ticket(
     created: dt.datetime,
     title: str,
 ) -> None:
-    number = org.next_ticket_number
-    org.next_ticket_number += 1
-    agent = staff[1 + rng.randrange(len(staff) - 1)]
-    worked = status is not Status.OPEN
-    ticket = Ticket(
-        organization_id=org.id,
-        number=number,
+    agent = _actor(staff[1 + rng.randrange(len(staff) - 1)])
+    by_customer = _actor(customer)
+    story = _Story(session, rng, created)
+    opened = CreateTicketInput(
         title=title,
         description=f"{title}. Details from the customer.",
-        status=Status.OPEN,
         priority=priority,
-        customer_id=customer.id,
+        organization_id=org.id,
+    )
+    ticket = await story.run(create_ticket, by_customer, opened)
+    story.later(1, 30)
+    triage = TicketChanges(
         team_id=team.id,
         tags=rng.sample(["billing", "login", "bug", "question", "api", "mobile", "vip"], k=2),
-        metadata_={
+        metadata={
             "source": rng.choice(["email", "web", "api"]),
             "plan": rng.choice(["free", "pro", "enterprise"]),
         },
-        created_at=created,
-        updated_at=created,
     )
-    session.add(ticket)
-    await session.flush()
-    history: list[TicketHistory] = []
-    clock = created
-
-    def record(
-        action: HistoryAction,
-        actor: Customer | TeamMember,
-        field: str | None = None,
-        old: str | None = None,
-        new: str | None = None,
-        internal: bool = False,
-    ) -> None:
-        history.append(
-            TicketHistory(
-                ticket_id=ticket.id,
-                organization_id=org.id,
-                actor_type=ActorType.CUSTOMER
-                if isinstance(actor, Customer)
-                else ActorType.TEAM_MEMBER,
-                actor_id=actor.id,
-                action=action,
-                field_name=field,
-                old_value=old,
-                new_value=new,
-                is_internal=internal,
-                created_at=clock,
-            )
+    await story.run(update_ticket, agent, UpdateTicketInput(ticket.id, triage))
+    if status is Status.OPEN:
+        return
+    story.later(5, 300)
+    await story.run(assign_ticket, agent, AssignTicketInput(ticket.id, agent.id))
+    replies = [
+        (agent, rng.choice(PUBLIC_REPLIES[:3]), False, (1, 10)),
+        (agent, rng.choice(INTERNAL_NOTES), True, (1, 60)),
+        (by_customer, rng.choice(PUBLIC_REPLIES[3:]), False, (10, 600)),
+    ]
+    for author, body, internal, (low, high) in replies:
+        story.later(low, high)
+        await story.run(add_response, author, AddResponseInput(ticket.id, body, internal))
+    path = {
+        Status.IN_PROGRESS: [Status.IN_PROGRESS],
+        Status.WAITING_ON_CUSTOMER: [Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER],
+        Status.RESOLVED: [Status.IN_PROGRESS, Status.RESOLVED],
+        Status.CLOSED: [Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED],
+    }[status]
+    for step in path:
+        story.later(10, 600)
+        await story.run(
+            update_ticket, agent, UpdateTicketInput(ticket.id, TicketChanges(status=step))
         )
-
-    record(HistoryAction.CREATED, customer)
-    responses: list[TicketResponse] = []
-    if worked:
-        clock += dt.timedelta(minutes=rng.randint(5, 300))
-        ticket.assignee_id = agent.id
-        record(HistoryAction.ASSIGNED, agent, "assignee", None, str(agent.id))
-        responses.append(
-            TicketResponse(
-                ticket_id=ticket.id,
-                author_type=AuthorType.TEAM_MEMBER,
-                author_id=agent.id,
-                body=rng.choice(PUBLIC_REPLIES[:3]),
-                created_at=clock,
-            )
-        )
-        record(HistoryAction.RESPONSE_ADDED, agent)
-        ticket.first_responded_at = clock
-        clock += dt.timedelta(minutes=rng.randint(1, 60))
-        responses.append(
-            TicketResponse(
-                ticket_id=ticket.id,
-                author_type=AuthorType.TEAM_MEMBER,
-                author_id=agent.id,
-                body=rng.choice(INTERNAL_NOTES),
-                is_internal=True,
-                created_at=clock,
-            )
-        )
-        record(HistoryAction.NOTE_ADDED, agent, internal=True)
-        clock += dt.timedelta(minutes=rng.randint(10, 600))
-        responses.append(
-            TicketResponse(
-                ticket_id=ticket.id,
-                author_type=AuthorType.CUSTOMER,
-                author_id=customer.id,
-                body=rng.choice(PUBLIC_REPLIES[3:]),
-                created_at=clock,
-            )
-        )
-        record(HistoryAction.RESPONSE_ADDED, customer)
-        path = {
-            Status.IN_PROGRESS: [Status.IN_PROGRESS],
-            Status.WAITING_ON_CUSTOMER: [Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER],
-            Status.RESOLVED: [Status.IN_PROGRESS, Status.RESOLVED],
-            Status.CLOSED: [Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED],
-        }[status]
-        previous = Status.OPEN
-        for step in path:
-            clock += dt.timedelta(minutes=rng.randint(10, 600))
-            record(HistoryAction.FIELD_CHANGED, agent, "status", previous.value, step.value)
-            if step is Status.RESOLVED:
-                ticket.resolved_at = clock
-            if step is Status.CLOSED:
-                ticket.closed_at = clock
-            previous = step
-        ticket.status = status
-    ticket.updated_at = clock
-    session.add_all(responses)
-    session.add_all(history)
 
 
 async def demo_users(session: AsyncSession) -> list[DemoUser]:

@@ -80,6 +80,7 @@ class Settings:
     max_query_aliases: int = 30
     max_query_tokens: int = 4_000
     max_query_cost: int = 10_000
+    max_query_field_merges: int = 5_000
     max_body_bytes: int = 262_144
     field_suggestions: bool = True
     rate_limit_per_minute: int = 600
@@ -89,6 +90,7 @@ class Settings:
     subscriber_queue_size: int = 256
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    require_row_security: bool = False
     log_level: str = "info"
     public_url: str | None = None
     attachment_storage_url: str = ""
@@ -202,6 +204,9 @@ class Settings:
                 env.get("MAX_QUERY_TOKENS", "4000"), "MAX_QUERY_TOKENS", minimum=10
             ),
             max_query_cost=_int(env.get("MAX_QUERY_COST", "10000"), "MAX_QUERY_COST", minimum=1),
+            max_query_field_merges=_int(
+                env.get("MAX_QUERY_FIELD_MERGES", "5000"), "MAX_QUERY_FIELD_MERGES", minimum=100
+            ),
             max_body_bytes=_int(
                 env.get("MAX_BODY_BYTES", "262144"), "MAX_BODY_BYTES", minimum=1024
             ),
@@ -224,6 +229,9 @@ class Settings:
             ),
             db_pool_size=_int(env.get("DB_POOL_SIZE", "10"), "DB_POOL_SIZE", minimum=1),
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW", "10"), "DB_MAX_OVERFLOW"),
+            require_row_security=_bool(
+                env.get("HELPDESK_REQUIRE_ROW_SECURITY", "false"), "HELPDESK_REQUIRE_ROW_SECURITY"
+            ),
             log_level=env.get("LOG_LEVEL", "info").lower(),
             public_url=public_url,
             attachment_storage_url=env.get("ATTACHMENT_STORAGE_URL", "").strip(),

@@ -3,43 +3,51 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    GraphQLError,
+    GraphQLFormattedError,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
 
 from permissions import Actor
 from resolvers.attachment_transfer import AttachmentFiles
 from resolvers.errors import DomainError
-from resolvers.identity import actor_for_subject
-from schema.context import Context
-from schema.errors import UNAVAILABLE_MESSAGE, finish_error, is_database_unavailable
+from schema.context import Context, request_id
+from schema.errors import UNAVAILABLE_MESSAGE, is_database_unavailable
+from server.access import (
+    CLOSE_RATE_LIMITED,
+    Directory,
+    LiveSockets,
+    SocketAccess,
+    close_websocket,
+)
+from server.anonymous import AnonymousAccess, AuthenticationRequired
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
-from server.observability import request_id
 from server.ratelimit import RateLimiter
 from server.settings import Settings
+from server.websocket import LegacyWSHandler, SendError, SocketRefusedError, TransportWSHandler
 from subscriptions.hub import EventHub
 
 logger = logging.getLogger("helpdesk.view")
-
-CLOSE_TOKEN_EXPIRED = 4401
 
 
 @dataclass
@@ -51,6 +59,10 @@ class Resources:
     hub: EventHub
     write_gate: asyncio.Lock | None
     rate_limiter: RateLimiter
+    directory: Directory
+    sockets: LiveSockets
+    # "enforced", "bypassed", "not_applicable" or "unknown" (see check_row_security).
+    row_security: str = "unknown"
     # Storage, signer and limits of attachments; the public base URL of signed links.
     attachment_files: AttachmentFiles | None = None
     public_url: str | None = None
@@ -66,31 +78,6 @@ class Runtime:
         if self.resources is None:
             raise RuntimeError("the application lifespan has not started")
         return self.resources
-
-
-class ActorCache:
-    """Who a token's subject is, remembered for a few seconds: saves a query per request.
-
-    A deactivated member or a deleted account is refused at the latest `ttl` seconds later.
-    """
-
-    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Actor]] = {}
-
-    def get(self, subject: str) -> Actor | None:
-        entry = self._entries.get(subject)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, subject: str, actor: Actor) -> None:
-        if self.ttl <= 0:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()  # crude but bounded; refilled by the next requests
-        self._entries[subject] = (time.monotonic() + self.ttl, actor)
 
 
 class RequestTooLargeError(Exception):
@@ -115,6 +102,9 @@ def error_response(
 
 
 class HelpdeskGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(
         self, runtime: Runtime, verifier: TokenVerifier, settings: Settings, **kwargs: Any
     ) -> None:
@@ -122,7 +112,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         self._runtime = runtime
         self._verifier = verifier
         self._settings = settings
-        self._actors = ActorCache(settings.actor_cache_seconds)
+        assert isinstance(self.schema, strawberry.Schema)
+        self._anonymous = AnonymousAccess(self.schema)
 
     async def authenticate(self, context: Context, authorization: str | None) -> Actor:
         """The Actor for an Authorization value; anonymous without one."""
@@ -130,20 +121,12 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         if token is None:
             return Actor.anonymous()
         claims = await self._verifier.verify(token)
-        exp = claims.get("exp")
-        context.token_expires_at = float(exp) if isinstance(exp, int | float) else None
-        subject: str = claims["sub"]
-        cached = self._actors.get(subject)
-        if cached is not None:
-            return cached
+        context.token_expires_at = float(claims["exp"])
         try:
-            async with self._runtime.get().sessionmaker() as session:
-                actor = await actor_for_subject(session, subject)
+            return await self._runtime.get().directory.actor(claims["sub"])
         except DomainError as exc:
             status_code = 403 if exc.code == "FORBIDDEN" else 401
             raise AuthenticationError(exc.message, code=exc.code, status_code=status_code) from None
-        self._actors.put(subject, actor)
-        return actor
 
     def new_context(self, request: Request | WebSocket) -> Context:
         resources = self._runtime.get()
@@ -171,12 +154,23 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                     context, request.headers.get("authorization")
                 )
                 limited = await self._rate_limited(request, context.actor)
+                context.rate_limit = await self._runtime.get().rate_limiter.state(
+                    _rate_key(context.actor, f"ip:{_client_address(request)}")
+                )
                 response = limited or await self.run(request, context=context)
             except RequestTooLargeError:
                 response = error_response(
                     f"the request body is larger than {self._settings.max_body_bytes} bytes",
                     "BAD_REQUEST",
                     413,
+                )
+            except AuthenticationRequired as exc:
+                # No credentials at all: a challenge without an error code (RFC 6750 §3.1).
+                response = error_response(
+                    str(exc),
+                    "UNAUTHENTICATED",
+                    401,
+                    {"WWW-Authenticate": 'Bearer realm="helpdesk"'},
                 )
             except AuthenticationError as exc:
                 challenge = f'Bearer error="invalid_token", error_description="{exc.message}"'
@@ -198,6 +192,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 response = error_response(UNAVAILABLE_MESSAGE, "UNAVAILABLE", 503)
         finally:
             await context.close()
+        if context.rate_limit is not None:
+            response.headers.update(context.rate_limit.headers())
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> Any:
@@ -219,6 +215,9 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             raise HTTPException(
                 400, "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"
             )
+        context = kwargs.get("context")
+        if data is not None and isinstance(context, Context) and not context.actor.is_authenticated:
+            self._anonymous.check(data.query, data.operation_name)
         return await super().execute_single(*args, **kwargs)
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
@@ -239,17 +238,27 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
 
         return limited_receive
 
-    async def _rate_limited(self, request: Request, actor: Actor) -> Response | None:
-        """A 429 once the caller (user, or address when anonymous) is over its minute budget."""
+    async def _spend(self, request: Request | WebSocket, actor: Actor) -> int | None:
+        """Spend one request of the caller's minute budget (the user's, or the address's when
+        anonymous; HTTP and WebSocket operations share it): the seconds to wait when over it."""
         retry_after = await self._runtime.get().rate_limiter.hit(
             _rate_key(actor, f"ip:{_client_address(request)}")
         )
-        if retry_after is None:
-            return None
-        seconds = max(1, math.ceil(retry_after))
-        return error_response(
+        return None if retry_after is None else max(1, math.ceil(retry_after))
+
+    def _rate_message(self, seconds: int) -> str:
+        return (
             f"rate limit exceeded: at most {self._settings.rate_limit_per_minute} requests a "
-            f"minute; retry in {seconds} s",
+            f"minute; retry in {seconds} s"
+        )
+
+    async def _rate_limited(self, request: Request, actor: Actor) -> Response | None:
+        """A 429 once the caller is over its minute budget."""
+        seconds = await self._spend(request, actor)
+        if seconds is None:
+            return None
+        return error_response(
+            self._rate_message(seconds),
             "RATE_LIMITED",
             429,
             {"Retry-After": str(seconds)},
@@ -262,9 +271,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         try:
             await self.run(websocket, context=context)
         finally:
-            watchdog = getattr(context, "_expiry_watchdog", None)
-            if watchdog is not None:
-                watchdog.cancel()
+            if context.access is not None:
+                self._runtime.get().sockets.discard(context.access)
             await context.close()
 
     async def on_ws_connect(self, context: Context) -> None:
@@ -281,23 +289,39 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             context.actor = await self.authenticate(context, authorization)
         except AuthenticationError as exc:
             raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from None
-        limiter = self._runtime.get().rate_limiter
-        if await limiter.hit(_rate_key(context.actor, "ws-anonymous")) is not None:
-            raise ConnectionRejectionError(
-                {"message": "rate limit exceeded", "code": "RATE_LIMITED"}
+        assert context.request is not None
+        seconds = await self._spend(context.request, context.actor)
+        if seconds is not None:
+            raise SocketRefusedError(CLOSE_RATE_LIMITED, self._rate_message(seconds))
+        if context.actor.is_authenticated:
+            context.access = SocketAccess(
+                actor=context.actor,
+                close=close_websocket(context.request),
+                on_revoke=context.revoke_access,
+                expires_at=context.token_expires_at,
             )
-        if context.token_expires_at is not None:
-            context._expiry_watchdog = asyncio.create_task(  # type: ignore[attr-defined]
-                _close_at_expiry(context), name="helpdesk-token-expiry"
-            )
+            self._runtime.get().sockets.add(context.access)
 
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        rid = request_id.get()
-        for error in result.errors or ():
-            finish_error(error, request_id=rid, suggestions=self._settings.field_suggestions)
-        return await super().process_result(request, result)
+    async def admit_operation(self, context: Context, send_error: SendError) -> bool:
+        """Before each operation on a socket: the user must still have the socket's rights
+        (else the socket is closed with 4403), and the operation spends their rate budget
+        like an HTTP request (over it, an `error` with RATE_LIMITED; the socket stays)."""
+        resources = self._runtime.get()
+        if context.access is not None and not await resources.sockets.confirm(context.access):
+            return False
+        assert context.request is not None
+        seconds = await self._spend(context.request, context.actor)
+        if seconds is None:
+            return True
+        extensions: dict[str, Any] = {"code": "RATE_LIMITED", "retryAfter": seconds}
+        if rid := request_id.get():
+            extensions["requestId"] = rid
+        refusal: GraphQLFormattedError = {
+            "message": self._rate_message(seconds),
+            "extensions": extensions,
+        }
+        await send_error(refusal)
+        return False
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: the WebSocket adapter sends bytes as binary frames, which
@@ -327,18 +351,5 @@ def _rate_key(actor: Actor, anonymous: str) -> str:
     return f"user:{actor.user_id}" if actor.user_id else anonymous
 
 
-def _client_address(request: Request) -> str:
+def _client_address(request: Request | WebSocket) -> str:
     return request.client.host if request.client else "unknown"
-
-
-async def _close_at_expiry(context: Context) -> None:
-    """Tokens expire on long-lived sockets too: close with 4401 when this one does."""
-    assert context.token_expires_at is not None
-    await asyncio.sleep(max(0.0, context.token_expires_at - time.time()))
-    websocket = context.request
-    if (
-        isinstance(websocket, WebSocket)
-        and websocket.application_state != WebSocketState.DISCONNECTED
-    ):
-        with contextlib.suppress(RuntimeError, OSError):
-            await websocket.close(code=CLOSE_TOKEN_EXPIRED, reason="token expired")

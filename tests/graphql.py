@@ -29,3 +29,27 @@ async def execute(
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+def assert_refused_at(body: dict[str, Any], field: str, code: str) -> None:
+    """One top-level error with `code` at the root field `field`, which is null (a nullable
+    root: whatever else was asked for still answers)."""
+    assert error_codes(body) == [code], body
+    assert body["errors"][0]["path"][0] == field, body
+    assert body["data"] is not None, body
+    assert body["data"][field] is None, body
+
+
+def assert_authentication_required(response: httpx.Response) -> None:
+    """An anonymous HTTP request for something that is not public: 401 with a challenge."""
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"].startswith("Bearer"), response.headers
+    body = response.json()
+    assert "data" not in body, body
+    assert error_codes(body) == ["UNAUTHENTICATED"], body
+
+
+async def post_anonymously(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+) -> httpx.Response:
+    return await client.post("/graphql", json={"query": query, "variables": variables or {}})

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import inspect
+import datetime as dt
 
-from models import Base, migrate
+import pytest
+from sqlalchemy import insert, inspect, select
+
+from models import (
+    Base,
+    Customer,
+    Organization,
+    TeamMember,
+    Ticket,
+    TicketHistory,
+    TicketResponse,
+    migrate,
+)
 from models.engine import create_engine
 from tests.backends import Backend, configured_backends
 
@@ -41,3 +52,148 @@ async def test_downgrade_to_base_and_up_again(empty_engine) -> None:
 
     await migrate.upgrade(empty_engine)
     assert await migrate.pending_model_changes(empty_engine) == []
+
+
+async def test_0004_gives_existing_keys_to_whoever_created_the_ticket(empty_engine) -> None:
+    from sqlalchemy import text
+
+    await migrate.upgrade(empty_engine, "0003")
+    async with empty_engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT set_config('helpdesk.actor_kind', 'system', true)"))
+        await conn.execute(
+            text(
+                "INSERT INTO organizations (id, name, slug, next_ticket_number, created_at) "
+                "VALUES (1, 'Org', 'org', 3, CURRENT_TIMESTAMP)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO customers (id, user_id, email, name, created_at, updated_at) "
+                "VALUES (5, 'c', 'c@example.com', 'C', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        for ticket, key, actor_type, actor in (
+            (1, "k1", "customer", 5),
+            (2, "k2", "team_member", 9),
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO tickets (id, organization_id, number, title, description, status,"
+                    " priority, customer_id, tags, metadata, version, created_at, updated_at,"
+                    " idempotency_key) VALUES (:id, 1, :id, 't', '', 'open', 'medium', 5, '[]',"
+                    " '{}', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :key)"
+                ),
+                {"id": ticket, "key": key},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO ticket_history (ticket_id, organization_id, actor_type, actor_id,"
+                    " action, is_internal, created_at) VALUES (:id, 1, :type, :actor, 'created',"
+                    " false, CURRENT_TIMESTAMP)"
+                ),
+                {"id": ticket, "type": actor_type, "actor": actor},
+            )
+
+    await migrate.upgrade(empty_engine)
+
+    async with empty_engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT set_config('helpdesk.actor_kind', 'system', true)"))
+        rows = (
+            await conn.execute(text("SELECT id, idempotency_scope FROM tickets ORDER BY id"))
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, "customer:5"), (2, "staff:1:9")]
+    # SQLite rebuilds the table to change it; its replies and history must survive that.
+    async with empty_engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT set_config('helpdesk.actor_kind', 'system', true)"))
+        kept = await conn.scalar(text("SELECT count(*) FROM ticket_history"))
+    assert kept == 2
+
+
+async def test_0005_links_the_history_of_old_seeded_replies_to_their_responses(
+    empty_engine,
+) -> None:
+    """The first demo seeder wrote reply and note entries without the response they are about;
+    0005 finds it by ticket, author and timestamp, and leaves unmatched rows alone."""
+    await migrate.upgrade(empty_engine, "0003")
+    moment = dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.UTC)
+    responses = TicketResponse.__table__
+    history = TicketHistory.__table__
+    async with empty_engine.begin() as conn:
+        org = (
+            await conn.execute(insert(Organization.__table__).values(name="O", slug="o"))
+        ).inserted_primary_key[0]
+        customer = (
+            await conn.execute(
+                insert(Customer.__table__).values(user_id="c", email="c@x.example", name="C")
+            )
+        ).inserted_primary_key[0]
+        member = (
+            await conn.execute(
+                insert(TeamMember.__table__).values(
+                    organization_id=org, user_id="m", email="m@x.example", name="M", role="agent"
+                )
+            )
+        ).inserted_primary_key[0]
+        ticket = (
+            await conn.execute(
+                insert(Ticket.__table__).values(
+                    organization_id=org, number=1, title="T", customer_id=customer
+                )
+            )
+        ).inserted_primary_key[0]
+
+        async def respond(author_type: str, author: int, internal: bool, at: dt.datetime) -> int:
+            result = await conn.execute(
+                insert(responses).values(
+                    ticket_id=ticket,
+                    author_type=author_type,
+                    author_id=author,
+                    body="b",
+                    is_internal=internal,
+                    created_at=at,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+        async def entry(action: str, actor_type: str, actor: int, at: dt.datetime) -> int:
+            result = await conn.execute(
+                insert(history).values(
+                    ticket_id=ticket,
+                    organization_id=org,
+                    actor_type=actor_type,
+                    actor_id=actor,
+                    action=action,
+                    is_internal=action == "note_added",
+                    created_at=at,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+        reply = await respond("team_member", member, False, moment)
+        note = await respond("team_member", member, True, moment + dt.timedelta(minutes=1))
+        answer = await respond("customer", customer, False, moment + dt.timedelta(minutes=2))
+        expected = {
+            await entry("response_added", "team_member", member, moment): str(reply),
+            await entry("note_added", "team_member", member, moment + dt.timedelta(minutes=1)): str(
+                note
+            ),
+            await entry(
+                "response_added", "customer", customer, moment + dt.timedelta(minutes=2)
+            ): str(answer),
+        }
+        orphan = await entry("response_added", "customer", customer, moment + dt.timedelta(hours=1))
+
+    await migrate.upgrade(empty_engine)
+
+    async with empty_engine.connect() as conn:
+        rows = {
+            row.id: (row.field_name, row.new_value)
+            for row in await conn.execute(
+                select(history.c.id, history.c.field_name, history.c.new_value)
+            )
+        }
+    assert {i: rows[i] for i in expected} == {i: ("response", v) for i, v in expected.items()}
+    assert rows[orphan] == (None, None)

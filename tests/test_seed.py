@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
 
 from models import (
@@ -17,7 +19,9 @@ from models import (
     TicketHistory,
     TicketResponse,
 )
+from resolvers.history import entry_kind
 from server.seed import demo_users, seed_demo
+from tests.graphql import execute
 
 
 async def count(session, statement) -> int:
@@ -88,3 +92,74 @@ async def test_demo_users_lists_staff_and_customers(session) -> None:
     assert users[0].role == "admin"
     assert sum(1 for u in users if u.role == "customer") == 6
     assert {u.organization for u in users if u.role != "customer"} == {"acme", "globex"}
+
+
+async def test_seeded_history_is_the_history_the_api_writes(session) -> None:
+    """The seeder goes through the write use cases: every reply and note entry names its
+    response, every triage and move wrote its field's entry, and the tickets end where their
+    history says."""
+    await seed_demo(session)
+    await session.commit()
+    tickets = {t.id: t for t in await session.scalars(select(Ticket))}
+    responses = {r.id: r for r in await session.scalars(select(TicketResponse))}
+    rows = list(await session.scalars(select(TicketHistory).order_by(TicketHistory.id)))
+
+    for row in rows:
+        entry_kind(row)  # every row is one of the typed entries
+        if row.action in (HistoryAction.RESPONSE_ADDED, HistoryAction.NOTE_ADDED):
+            assert row.field_name == "response"
+            response = responses[int(row.new_value or 0)]
+            assert response.ticket_id == row.ticket_id
+            assert response.is_internal is (row.action is HistoryAction.NOTE_ADDED)
+            assert row.is_internal is response.is_internal
+    for ticket in tickets.values():
+        own = [r for r in rows if r.ticket_id == ticket.id]
+        last = {r.field_name: r.new_value for r in own if r.field_name}
+        assert last.get("status", "open") == ticket.status.value
+        assert last["team"] == str(ticket.team_id)
+        assert last["tags"] == json.dumps(ticket.tags, separators=(",", ":"))
+        assert ("metadata", True) in {(r.field_name, r.is_internal) for r in own}
+        assert last.get("assignee") == (
+            None if ticket.assignee_id is None else str(ticket.assignee_id)
+        )
+        public = [r for r in own if not r.is_internal and r.action is not HistoryAction.CREATED]
+        # Each public change bumped the version once (a change may write several rows).
+        assert ticket.version == 1 + len({r.created_at for r in public})
+        assert ticket.updated_at == max(r.created_at for r in own if not r.is_internal)
+
+
+async def test_seeded_timelines_render_as_typed_entries(db, session) -> None:
+    await seed_demo(session)
+    await session.commit()
+    alice = await session.scalar(select(TeamMember).where(TeamMember.user_id == "demo|alice"))
+    assert alice is not None
+    document = """
+    query {
+      tickets(first: 40) {
+        nodes {
+          history(first: 12) {
+            nodes {
+              __typename
+              ... on ResponseAdded { response { id } }
+              ... on NoteAdded { response { id } }
+              ... on StatusChanged { fromStatus toStatus }
+              ... on Assigned { toAssignee { name } }
+              ... on TeamChanged { toTeam { name } }
+            }
+          }
+        }
+      }
+    }
+    """
+    async with db.client(db.token(alice.user_id)) as client:
+        body = await execute(client, document)
+
+    assert "errors" not in body, body
+    nodes = body["data"]["tickets"]["nodes"]
+    assert len(nodes) == 40
+    entries = [e for t in nodes for e in t["history"]["nodes"]]
+    kinds = {e["__typename"] for e in entries}
+    assert {"Created", "TeamChanged", "TagsChanged", "MetadataChanged", "Assigned"} <= kinds
+    assert {"ResponseAdded", "NoteAdded", "StatusChanged"} <= kinds
+    assert all(e["response"] for e in entries if "response" in e)
+    assert all(e["toAssignee"] for e in entries if e["__typename"] == "Assigned")

@@ -119,3 +119,10 @@ async def wait_until(condition: Any, within: float = 10.0) -> None:
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - polling another component's state
             await asyncio.sleep(0.01)
+
+
+async def subscribed(app: Starlette, count: int) -> None:
+    """Wait until the app's event hub has `count` subscriptions: a subscription receives
+    the changes committed after it is registered, and `subscribe` has no acknowledgement."""
+    hub = app.state.runtime.get().hub
+    await wait_until(lambda: hub.subscriber_count == count)

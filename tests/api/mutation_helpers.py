@@ -77,6 +77,22 @@ def user_error_codes(payload: dict[str, Any]) -> list[tuple[str | None, str]]:
     return [(error["field"], error["code"]) for error in payload["userErrors"]]
 
 
+def refusal_of(body: dict[str, Any], mutation: str) -> list[tuple[str | None, str]]:
+    """The (field, code) userErrors of a refused mutation: no top-level error, no object."""
+    payload = payload_of(body, mutation)
+    for name in ("ticket", "response"):
+        assert payload.get(name) is None, payload
+    return user_error_codes(payload)
+
+
+async def call_anonymously(
+    db: Stack, document: str, variables: dict[str, Any] | None = None
+) -> httpx.Response:
+    """Send one operation without a token; the raw HTTP response."""
+    async with db.client() as client:
+        return await client.post("/graphql", json={"query": document, "variables": variables or {}})
+
+
 def ticket_id(ticket: Ticket | int) -> str:
     return global_id("Ticket", ticket if isinstance(ticket, int) else ticket.id)
 

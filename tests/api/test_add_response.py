@@ -13,6 +13,7 @@ from tests.api.mutation_helpers import (
     TICKET_FIELDS,
     assert_refused_as_bad_input,
     call,
+    call_anonymously,
     change,
     database_state,
     history_of,
@@ -22,12 +23,13 @@ from tests.api.mutation_helpers import (
     payload_of,
     pk_of,
     post_leniently,
+    refusal_of,
     ticket_id,
     user_error_codes,
 )
 from tests.conftest import Stack
-from tests.factories import World, create_world
-from tests.graphql import error_codes, global_id
+from tests.factories import World, create_customer, create_member, create_ticket, create_world
+from tests.graphql import assert_authentication_required, error_codes, global_id
 
 ADD_RESPONSE = f"""
 mutation AddResponse($input: AddResponseInput!) {{
@@ -221,8 +223,7 @@ async def test_customers_cannot_add_internal_notes(db: Stack, world: World) -> N
 
     body = await respond_as(db, world.customer, world, "Psst.", internal=True)
 
-    assert body["data"] is None
-    assert error_codes(body) == ["FORBIDDEN"]
+    assert refusal_of(body, "addResponse") == [("internal", "FORBIDDEN")]
     assert await database_state(db) == before
 
 
@@ -238,18 +239,18 @@ async def test_a_ticket_of_someone_else_is_not_found(
 
     body = await respond_as(db, getattr(world, who), world, "Hi!", internal=internal)
 
-    assert body["data"] is None
-    assert error_codes(body) == ["NOT_FOUND"]
+    assert refusal_of(body, "addResponse") == [("ticketId", "NOT_FOUND")]
     assert await database_state(db) == before
 
 
 async def test_anonymous_must_authenticate(db: Stack, world: World) -> None:
     before = await database_state(db)
 
-    body = await respond_as(db, None, world, "Hi!")
+    variables = {"input": {"ticketId": ticket_id(world.ticket), "body": "Hi!"}}
 
-    assert body["data"] is None
-    assert error_codes(body) == ["UNAUTHENTICATED"]
+    response = await call_anonymously(db, ADD_RESPONSE, variables)
+
+    assert_authentication_required(response)
     assert await database_state(db) == before
 
 
@@ -299,8 +300,10 @@ async def test_wrong_variable_types_are_bad_user_input(
 
     body = await respond_as(db, world.agent, world, "Hi!", **fields)
 
-    assert body["data"] is None
     assert error_codes(body) == ["BAD_USER_INPUT"]
+    # A variable that does not coerce refuses the request (data: null); an id that is not
+    # even a global id is refused where the field reads it (addResponse: null).
+    assert body["data"] in (None, {"addResponse": None}), body
     assert await database_state(db) == before
 
 
@@ -314,8 +317,7 @@ async def test_ids_that_are_not_tickets_are_not_found(db: Stack, world: World, t
 
     body = await respond_as(db, world.agent, world, "Hi!", ticketId=ticket)
 
-    assert body["data"] is None
-    assert error_codes(body) == ["NOT_FOUND"]
+    assert refusal_of(body, "addResponse") == [("ticketId", "NOT_FOUND")]
     assert await database_state(db) == before
 
 
@@ -331,4 +333,119 @@ async def test_a_body_that_is_not_unicode_is_refused(
     response = await post_leniently(db, world.agent, operation_text(ADD_RESPONSE, variables))
 
     assert_refused_as_bad_input(response.json(), "addResponse", "body")
+    assert await database_state(db) == before
+
+
+# --- idempotency -------------------------------------------------------------------------
+
+
+async def test_a_retried_reply_returns_the_first_response(db: Stack, world: World) -> None:
+    first = added(await respond_as(db, world.customer, world, "Still broken.", idempotencyKey="k1"))
+    state_after_first = await database_state(db)
+
+    again = added(await respond_as(db, world.customer, world, "Still broken.", idempotencyKey="k1"))
+
+    assert again["response"] == first["response"]
+    assert again["ticket"]["id"] == first["ticket"]["id"]
+    assert await database_state(db) == state_after_first
+
+
+async def test_a_retry_after_the_ticket_closed_still_returns_the_first_response(
+    db: Stack, world: World, session
+) -> None:
+    first = added(await respond_as(db, world.agent, world, "Fixed.", idempotencyKey="fix-1"))
+    await put_in_status(session, world, Status.CLOSED)
+
+    again = added(await respond_as(db, world.agent, world, "Fixed.", idempotencyKey="fix-1"))
+
+    assert again["response"]["id"] == first["response"]["id"]
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [{"body": "Something else."}, {"internal": True}],
+    ids=["other-body", "note-instead-of-reply"],
+)
+async def test_a_key_reused_for_another_request_is_refused(
+    db: Stack, world: World, changed: dict[str, Any]
+) -> None:
+    added(await respond_as(db, world.agent, world, "First.", idempotencyKey="k1"))
+    before = await database_state(db)
+    fields = {"idempotencyKey": "k1", "internal": False} | changed
+    text = fields.pop("body", "First.")
+
+    body = await respond_as(db, world.agent, world, text, **fields)
+
+    assert refusal_of(body, "addResponse") == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
+    assert await database_state(db) == before
+
+
+async def test_a_key_reused_on_another_ticket_is_refused(db: Stack, world: World, session) -> None:
+    other = await create_ticket(session, world.org, world.customer)
+    await session.commit()
+    added(await respond_as(db, world.customer, world, "Same words.", idempotencyKey="k1"))
+    before = await database_state(db)
+
+    body = await call(
+        db,
+        world.customer,
+        ADD_RESPONSE,
+        {"input": {"ticketId": ticket_id(other), "body": "Same words.", "idempotencyKey": "k1"}},
+    )
+
+    assert refusal_of(body, "addResponse") == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
+    assert await database_state(db) == before
+
+
+async def test_the_same_key_of_other_authors_never_collides(
+    db: Stack, world: World, session
+) -> None:
+    """Scoped per author: another customer, staff of the same and of another organization, and
+    a customer and a team member with the same row id all use "k1" freely."""
+    twin_customer = await create_customer(session, id=5000)
+    twin_member = await create_member(session, world.org, id=5000)
+    mine = await create_ticket(session, world.org, twin_customer)
+    foreign = await create_ticket(session, world.other_org, world.customer)
+    await session.commit()
+    replies = [
+        (world.customer, world.ticket),
+        (world.agent, world.ticket),
+        (world.admin, world.ticket),
+        (twin_customer, mine),
+        (twin_member, mine),
+        (world.other_agent, foreign),
+    ]
+
+    ids = set()
+    for author, ticket in replies:
+        variables = {
+            "input": {"ticketId": ticket_id(ticket), "body": "Hi.", "idempotencyKey": "k1"}
+        }
+        ids.add(added(await call(db, author, ADD_RESPONSE, variables))["response"]["id"])
+
+    assert len(ids) == len(replies)
+
+
+async def test_concurrent_retries_add_one_response(db: Stack, world: World) -> None:
+    bodies = await asyncio.gather(
+        *(
+            respond_as(db, world.customer, world, "Double click.", idempotencyKey="dc")
+            for _ in range(3)
+        )
+    )
+
+    ids = {added(body)["response"]["id"] for body in bodies}
+    assert len(ids) == 1
+    assert [c.action for c in await history_of(db, world.ticket)] == ["response_added"]
+
+
+@pytest.mark.parametrize(
+    ("key", "code"), [("k" * 101, "TOO_LONG"), ("   ", "REQUIRED"), ("a\x00b", "INVALID")]
+)
+async def test_a_bad_key_is_refused(db: Stack, world: World, key: str, code: str) -> None:
+    before = await database_state(db)
+
+    body = await respond_as(db, world.customer, world, "Hi.", idempotencyKey=key)
+
+    assert refusal_of(body, "addResponse") == [("idempotencyKey", code)]
     assert await database_state(db) == before

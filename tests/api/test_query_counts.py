@@ -45,9 +45,9 @@ query Queue($first: Int!) {
 
 
 @contextmanager
-def counting_statements(stack: Stack) -> Iterator[list[str]]:
-    """Every SQL statement the running app sends while the block runs."""
-    engine = stack.app.state.runtime.get().engine.sync_engine
+def counting_statements(stack: Stack, app: Any = None) -> Iterator[list[str]]:
+    """Every SQL statement the running app (the stack's, or `app`) sends while the block runs."""
+    engine = (app or stack.app).state.runtime.get().engine.sync_engine
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

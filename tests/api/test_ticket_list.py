@@ -29,7 +29,14 @@ from tests.factories import (
     create_ticket,
     create_world,
 )
-from tests.graphql import error_codes, execute, global_id
+from tests.graphql import (
+    assert_authentication_required,
+    assert_refused_at,
+    error_codes,
+    execute,
+    global_id,
+    post_anonymously,
+)
 
 TICKETS = """
 query Tickets(
@@ -264,11 +271,11 @@ async def test_an_agent_of_another_organization_never_sees_nor_counts_them(
 
 
 async def test_anonymous_must_authenticate_to_list(db: Stack, queue: Queue) -> None:
-    body = await run(db, None, TICKETS)
+    async with db.client() as client:
+        response = await post_anonymously(client, TICKETS)
 
-    assert body["data"] is None
-    assert error_codes(body) == ["UNAUTHENTICATED"]
-    assert "Printer" not in str(body)
+    assert_authentication_required(response)
+    assert "Printer" not in response.text
 
 
 # --- filters -----------------------------------------------------------------------------------
@@ -416,7 +423,7 @@ async def test_a_filter_id_of_the_wrong_type_is_bad_user_input(db: Stack, queue:
             body = await execute(client, TICKETS, {"filter": filter_})
             found[name] = (body["data"], error_codes(body))
 
-    assert found == dict.fromkeys(wrong, (None, ["BAD_USER_INPUT"]))
+    assert found == dict.fromkeys(wrong, ({"tickets": None}, ["BAD_USER_INPUT"]))
 
 
 async def test_a_date_filter_without_offset_is_bad_user_input(db: Stack, queue: Queue) -> None:
@@ -425,8 +432,7 @@ async def test_a_date_filter_without_offset_is_bad_user_input(db: Stack, queue: 
         db, queue.agent.user_id, TICKETS, {"filter": {"createdAfter": "2024-03-01T09:10:00"}}
     )
 
-    assert body["data"] is None
-    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert_refused_at(body, "tickets", "BAD_USER_INPUT")
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -523,8 +529,7 @@ async def test_a_search_longer_than_200_characters_is_bad_user_input(
 ) -> None:
     body = await run(db, searchable.agent.user_id, TICKETS, {"filter": {"search": "x" * 201}})
 
-    assert body["data"] is None
-    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert_refused_at(body, "tickets", "BAD_USER_INPUT")
 
 
 # --- order -------------------------------------------------------------------------------------
@@ -726,7 +731,7 @@ async def test_page_sizes_out_of_range_are_bad_user_input(db: Stack, ordered: Or
             body = await execute(client, TICKETS, arguments)
             found[name] = (body["data"], error_codes(body))
 
-    assert found == dict.fromkeys(wrong, (None, ["BAD_USER_INPUT"]))
+    assert found == dict.fromkeys(wrong, ({"tickets": None}, ["BAD_USER_INPUT"]))
 
 
 async def test_a_full_page_of_a_hundred_is_allowed(db: Stack, ordered: Ordered) -> None:
@@ -768,7 +773,7 @@ async def test_a_malformed_cursor_is_bad_user_input(db: Stack, ordered: Ordered)
 
     found = await cursor_answers(db, ordered.agent.user_id, cursors)
 
-    assert found == dict.fromkeys(found, (None, ["BAD_USER_INPUT"]))
+    assert found == dict.fromkeys(found, ({"tickets": None}, ["BAD_USER_INPUT"]))
     assert len(found) == 2 * len(cursors)
 
 
@@ -787,8 +792,38 @@ async def test_a_cursor_that_does_not_fit_the_order_is_bad_user_input(
 
     found = await cursor_answers(db, ordered.agent.user_id, cursors)
 
-    assert found == dict.fromkeys(found, (None, ["BAD_USER_INPUT"]))
+    assert found == dict.fromkeys(found, ({"tickets": None}, ["BAD_USER_INPUT"]))
     assert len(found) == 2 * len(cursors)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"field": "CREATED_AT", "direction": "DESC"},
+        {"field": "UPDATED_AT", "direction": "ASC"},
+        {"field": "NUMBER", "direction": "ASC"},
+        None,  # the default: UPDATED_AT DESC
+    ],
+    ids=["other-direction", "other-field", "other-field-of-another-type", "default-order"],
+)
+async def test_a_cursor_is_refused_by_another_order(
+    db: Stack, ordered: Ordered, other: dict[str, str] | None
+) -> None:
+    """A cursor made for CREATED_AT ASC names its field and direction: used with any other
+    order it is BAD_USER_INPUT, not a silently different page."""
+    mine = {"field": "CREATED_AT", "direction": "ASC"}
+    first = ok(await run(db, ordered.agent.user_id, TICKETS, {"first": 2, "orderBy": mine}))
+    cursor = first["tickets"]["pageInfo"]["endCursor"]
+    same = await run(
+        db, ordered.agent.user_id, TICKETS, {"first": 2, "after": cursor, "orderBy": mine}
+    )
+
+    for argument in ("after", "before"):
+        body = await run(
+            db, ordered.agent.user_id, TICKETS, {"first": 2, argument: cursor, "orderBy": other}
+        )
+        assert_refused_at(body, "tickets", "BAD_USER_INPUT")
+    assert ok(same)["tickets"]["edges"]
 
 
 # --- ticketByNumber ----------------------------------------------------------------------------
@@ -820,7 +855,7 @@ async def test_ticket_by_number_finds_only_readable_tickets(db: Stack, world: Wo
     }
     assert {who: body["data"] for who, body in found.items()} == {
         **{who: {"ticketByNumber": ticket} for who in readers},
-        **dict.fromkeys(strangers),
+        **{who: {"ticketByNumber": None} for who in strangers},
     }
     assert [error_codes(found[who]) for who in strangers] == [["NOT_FOUND"]] * len(strangers)
     assert world.ticket.title not in str([found[who] for who in strangers])
@@ -931,8 +966,9 @@ TYPENAMES = {
     "ticket": "Ticket",
     "public reply": "Response",
     "internal note": "Response",
-    "public history": "HistoryEntry",
-    "internal history": "HistoryEntry",
+    # History entries are typed; their ids stay HistoryEntry:<id>.
+    "public history": "ResponseAdded",
+    "internal history": "NoteAdded",
     "customer": "Customer",
     "other customer": "Customer",
     "agent": "TeamMember",
@@ -953,7 +989,7 @@ async def test_node_and_nodes_find_only_what_the_caller_may_see(
     async with db.client(db.token(getattr(world, who).user_id)) as client:
         for name, node_id in ids.items():
             body = await execute(client, NODE, {"id": node_id})
-            one_by_one[name] = body["data"]["node"] if body["data"] else error_codes(body)
+            one_by_one[name] = body["data"]["node"] or error_codes(body)
         all_at_once = await execute(client, NODES, {"ids": list(ids.values())})
 
     visible = {name: {"__typename": TYPENAMES[name], "id": ids[name]} for name in ids}
@@ -984,7 +1020,11 @@ async def test_node_of_an_unknown_id_is_not_found(db: Stack, world: World) -> No
 
     assert found == dict.fromkeys(
         unknown,
-        (None, ["NOT_FOUND"], {"data": {"nodes": [None, {"__typename": "Ticket", "id": ticket}]}}),
+        (
+            {"node": None},
+            ["NOT_FOUND"],
+            {"data": {"nodes": [None, {"__typename": "Ticket", "id": ticket}]}},
+        ),
     )
 
 
@@ -995,7 +1035,7 @@ async def test_node_of_an_id_beyond_64_bits_is_not_found(db: Stack, world: World
     single = await run(db, world.agent.user_id, NODE, {"id": huge})
     many = await run(db, world.agent.user_id, NODES, {"ids": [huge]})
 
-    assert (single["data"], error_codes(single)) == (None, ["NOT_FOUND"])
+    assert (single["data"], error_codes(single)) == ({"node": None}, ["NOT_FOUND"])
     assert many == {"data": {"nodes": [None]}}
 
 
@@ -1004,18 +1044,18 @@ async def test_nodes_takes_at_most_a_hundred_ids(db: Stack, world: World) -> Non
 
     body = await run(db, world.agent.user_id, NODES, {"ids": ids})
 
-    assert body["data"] is None
-    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert_refused_at(body, "nodes", "BAD_USER_INPUT")
 
 
 async def test_anonymous_must_authenticate_for_nodes(db: Stack, world: World) -> None:
     node_id = global_id("Organization", world.org.id)
 
-    single = await run(db, None, NODE, {"id": node_id})
-    many = await run(db, None, NODES, {"ids": [node_id]})
+    async with db.client() as client:
+        single = await post_anonymously(client, NODE, {"id": node_id})
+        many = await post_anonymously(client, NODES, {"ids": [node_id]})
 
-    assert (single["data"], error_codes(single)) == (None, ["UNAUTHENTICATED"])
-    assert (many["data"], error_codes(many)) == (None, ["UNAUTHENTICATED"])
+    assert_authentication_required(single)
+    assert_authentication_required(many)
 
 
 # --- a ticket's responses and history ----------------------------------------------------------
@@ -1254,8 +1294,7 @@ async def test_another_customer_cannot_read_the_conversation(
         db, conversation.other_customer.user_id, CONVERSATION, {"id": conversation.ticket_id}
     )
 
-    assert body["data"] is None
-    assert error_codes(body) == ["NOT_FOUND"]
+    assert_refused_at(body, "ticket", "NOT_FOUND")
     assert "Looking into it" not in str(body)
 
 
@@ -1272,10 +1311,9 @@ async def test_bad_paging_of_responses_and_history_is_bad_user_input(
     responses = await run(db, conversation.agent.user_id, RESPONSES_PAGE, variables)
     history = await run(db, conversation.agent.user_id, HISTORY_PAGE, variables)
 
-    assert responses["data"] is None
-    assert error_codes(responses) == ["BAD_USER_INPUT"]
-    assert history["data"] is None
-    assert error_codes(history) == ["BAD_USER_INPUT"]
+    # A connection is never null, so the error nulls the ticket (and only the ticket).
+    assert_refused_at(responses, "ticket", "BAD_USER_INPUT")
+    assert_refused_at(history, "ticket", "BAD_USER_INPUT")
 
 
 async def test_a_cursor_of_another_connection_is_bad_user_input(
@@ -1294,5 +1332,4 @@ async def test_a_cursor_of_another_connection_is_bad_user_input(
         {"id": conversation.ticket_id, "first": 1, "after": cursor},
     )
 
-    assert body["data"] is None
-    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert_refused_at(body, "ticket", "BAD_USER_INPUT")

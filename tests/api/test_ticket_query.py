@@ -6,7 +6,14 @@ import pytest
 
 from tests.conftest import Stack
 from tests.factories import INTERNAL_MARKER, METADATA_MARKER, World, create_world
-from tests.graphql import error_codes, execute, global_id
+from tests.graphql import (
+    assert_authentication_required,
+    assert_refused_at,
+    error_codes,
+    execute,
+    global_id,
+    post_anonymously,
+)
 
 TICKET = """
 query Ticket($id: ID!) {
@@ -65,17 +72,48 @@ async def test_staff_see_internal_notes(db: Stack, world: World, who: str) -> No
 async def test_ticket_of_someone_else_is_not_found(db: Stack, world: World, who: str) -> None:
     body = await query_ticket(db, world, who)
 
-    assert body["data"] is None
-    assert error_codes(body) == ["NOT_FOUND"]
+    assert_refused_at(body, "ticket", "NOT_FOUND")
     assert world.ticket.title not in str(body)
+
+
+async def test_a_ticket_not_found_leaves_its_siblings_alone(db: Stack, world: World) -> None:
+    """A Relay refetch of an id the caller may not see gets null there, and `me` still answers."""
+    document = """
+    query($id: ID!, $mine: ID!) {
+      me { __typename }
+      theirs: ticket(id: $id) { title }
+      mine: ticket(id: $mine) { number }
+      node(id: $id) { id }
+    }
+    """
+    variables = {
+        "id": global_id("Ticket", world.ticket.id),
+        "mine": global_id("Ticket", world.ticket.id),
+    }
+    async with db.client(db.token(world.other_customer.user_id)) as client:
+        body = await execute(client, document, variables)
+
+    assert body["data"] == {
+        "me": {"__typename": "Customer"},
+        "theirs": None,
+        "mine": None,
+        "node": None,
+    }
+    assert sorted((e["path"][0], e["extensions"]["code"]) for e in body["errors"]) == [
+        ("mine", "NOT_FOUND"),
+        ("node", "NOT_FOUND"),
+        ("theirs", "NOT_FOUND"),
+    ]
 
 
 async def test_anonymous_must_authenticate(db: Stack, world: World) -> None:
     async with db.client() as client:
-        body = await execute(client, TICKET, {"id": global_id("Ticket", world.ticket.id)})
+        response = await post_anonymously(
+            client, TICKET, {"id": global_id("Ticket", world.ticket.id)}
+        )
 
-    assert body["data"] is None
-    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert_authentication_required(response)
+    assert world.ticket.title not in response.text
 
 
 @pytest.mark.parametrize(
@@ -90,14 +128,13 @@ async def test_anonymous_must_authenticate(db: Stack, world: World) -> None:
 async def test_unknown_ids_are_not_found(db: Stack, world: World, ticket_id: str) -> None:
     body = await query_ticket(db, world, "agent", ticket_id)
 
-    assert error_codes(body) == ["NOT_FOUND"]
+    assert_refused_at(body, "ticket", "NOT_FOUND")
 
 
 async def test_malformed_id_is_bad_user_input(db: Stack, world: World) -> None:
     body = await query_ticket(db, world, "agent", "not base64 at all!")
 
-    assert body["data"] is None
-    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert_refused_at(body, "ticket", "BAD_USER_INPUT")
 
 
 async def test_metadata_is_staff_only(db: Stack, world: World) -> None:

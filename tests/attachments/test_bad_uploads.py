@@ -86,7 +86,7 @@ async def test_neither_or_both_targets_is_refused(files: Files, world: World):
     )
 
     assert codes(neither) == [("ticketId", "REQUIRED")]
-    assert codes(both) == [("ticketId", "REQUIRED")]
+    assert codes(both) == [("organizationId", "INVALID")]
     assert await files.rows() == []
 
 

@@ -3,6 +3,8 @@ that go into them (valid, borderline and hostile)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,11 +285,58 @@ operations = st.lists(operation, min_size=1, max_size=12)
 # Any character at all, lone surrogates included (they travel as \u escapes in the JSON).
 any_char = st.characters(exclude_categories=())
 any_text = st.text(any_char, max_size=40)
+TYPE_NAMES = (
+    "Ticket",
+    "Response",
+    "HistoryEntry",
+    "Customer",
+    "TeamMember",
+    "Team",
+    "Organization",
+)
+# Keys that look like numbers to str.isdigit() or int() but are not ASCII row ids: other
+# scripts' digits, superscripts, signs, spaces, underscores, huge and zero-padded values.
+odd_key = st.one_of(
+    st.sampled_from(["\u00b9", "\u0661\u0662", "\uff11", "\u2460", "+1", "-1", " 1", "1 ", "1_0"]),
+    st.sampled_from(["0", "00", "007", "9" * 19, "1e3", "0x10", "\u00b2\u00b3"]),
+    st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=4),
+)
+odd_global_id = st.builds(
+    lambda type_name, key: base64.b64encode(f"{type_name}:{key}".encode()).decode(),
+    st.sampled_from(TYPE_NAMES),
+    odd_key,
+)
+# Timestamps that parse but fall outside years 1-9999 once converted to UTC, or nearly so.
+odd_datetime = st.sampled_from(
+    [
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-14:00",
+        "9999-12-31T23:59:59.999999-00:01",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2024-02-30T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T00:00:00+24:00",
+    ]
+)
+# List cursors (base64 JSON [order, value, id]) carrying such timestamps or odd ids.
+odd_cursor = st.builds(
+    lambda order, value, row: base64.urlsafe_b64encode(
+        json.dumps([order, value, row]).encode()
+    ).decode(),
+    st.sampled_from(["updated_at", "created_at", "priority", "number", "x"]),
+    st.one_of(odd_datetime, odd_key, st.integers(-1, 2**64)),
+    st.one_of(st.integers(-1, 2**64), odd_key),
+)
 hostile_text = st.one_of(
     any_text,
     edge_text,
     st.sampled_from(["\x00", "\ud800", "\udfff\ud800", "a\x00\ud83d", "\ufffe\uffff", "\u0085"]),
     st.integers(1_000, 250_000).map(Huge),
+    odd_global_id,
+    odd_datetime,
+    odd_cursor,
 )
 hostile_number = st.one_of(
     st.integers(),

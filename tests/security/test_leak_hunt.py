@@ -33,6 +33,10 @@ from models import Attachment, Status, Ticket, TicketHistory, TicketResponse
 from tests.conftest import Stack, clear_tables
 from tests.graphql import error_codes, global_id
 from tests.security.world import (
+    AGENT2_EMAIL,
+    AGENT2_NAME,
+    AGENT_NAME,
+    INTERNAL_FILE_NAME,
     INTERNAL_NOTE_WORD,
     METADATA_WORD,
     OTHER_CUSTOMER_EMAIL,
@@ -42,7 +46,9 @@ from tests.security.world import (
     OTHER_TITLE,
     OWN_TITLE,
     PUBLIC_REPLY,
+    REPLY_FILE_NAME,
     STAFF_ONLY_TEXTS,
+    TICKET_FILE_NAME,
     World,
     build_world,
     call,
@@ -84,7 +90,15 @@ SECRETS = (
     OTHER_CUSTOMER_EMAIL,
 )
 # Shapes that only internal items produce.
-INTERNAL_SHAPES = ('"isInternal": true', '"NOTE_ADDED"', '"field": "metadata"', "metadata")
+INTERNAL_SHAPES = (
+    '"isInternal": true',
+    '"NOTE_ADDED"',
+    '"field": "metadata"',
+    "metadata",
+    "Metadata",
+    '"METADATA"',
+    '"NoteAdded"',
+)
 
 # One plain word per secret text, for search (PostgreSQL full-text matches whole words).
 SEARCH_WORDS = (
@@ -110,7 +124,7 @@ def assert_clean(answer: Any, *, allow_metadata_key: bool = False) -> None:
     for secret in SECRETS:
         assert secret not in normalized, f"{secret!r} leaked: {normalized}"
     for shape in INTERNAL_SHAPES:
-        if shape == "metadata" and allow_metadata_key:
+        if shape in ("metadata", "Metadata") and allow_metadata_key:
             continue
         assert shape not in normalized, f"{shape!r} leaked: {normalized}"
 
@@ -310,20 +324,39 @@ fragment TicketFields on Ticket {
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges {
       cursor
-      node {
-        id action field isInternal createdAt oldValue newValue
-        actor { ...PersonFields }
-        response { id body isInternal author { ...PersonFields } }
-      }
+      node { ...HistoryFields }
     }
   }
 }
 """
-FRAGMENTS = PERSON + TICKET_FIELDS
+# Every field of every typed history entry (a customer must never meet MetadataChanged or
+# NoteAdded at all; the deprecated generic fields are still served).
+HISTORY_FIELDS = """
+fragment HistoryFields on HistoryEntry {
+  __typename id isInternal createdAt changedField action field oldValue newValue
+  actor { ...PersonFields }
+  response { id body isInternal author { ...PersonFields } }
+  ... on TitleChanged { fromTitle toTitle }
+  ... on DescriptionChanged { fromDescription toDescription }
+  ... on StatusChanged { fromStatus toStatus }
+  ... on PriorityChanged { fromPriority toPriority }
+  ... on Assigned { fromAssignee { ...PersonFields } toAssignee { ...PersonFields } }
+  ... on TeamChanged { fromTeam { id name } toTeam { id name } }
+  ... on TagsChanged { added removed }
+  ... on MetadataChanged { fromMetadata toMetadata }
+  ... on NoteAdded { response { id body } }
+  ... on ResponseAdded { response { id body } }
+  ... on AttachmentAdded {
+    attachment { id filename contentType byteSize url uploadedBy { ...PersonFields } }
+    response { id body isInternal attachments { id filename url } }
+  }
+}
+"""
+FRAGMENTS = PERSON + HISTORY_FIELDS + TICKET_FIELDS
 TICKETS = (
     """
 query {
-  tickets(first: 5) {
+  tickets(first: 2) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node { ...TicketFields } }
@@ -434,12 +467,19 @@ async def test_ticket_list_with_every_field_shows_no_internal_item(
     assert len(own["history"]["edges"]) == counts.public_history
     assert own["responses"]["pageInfo"]["hasNextPage"] is False
     assert own["history"]["pageInfo"]["hasNextPage"] is False
+    # The public files' entries are there, with their files; the note's is not.
+    assert [
+        e["node"]["attachment"]["filename"]
+        for e in own["history"]["edges"]
+        if e["node"]["__typename"] == "AttachmentAdded"
+    ] == [TICKET_FILE_NAME, REPLY_FILE_NAME]
 
     # The same query as staff does carry the markers: the hunt looks where they are.
     staff_body, staff_text = await call(fresh, world.agent, TICKETS)
     assert "errors" not in staff_body
     assert API_NOTE in staff_text
     assert API_META_WORD in staff_text
+    assert INTERNAL_FILE_NAME in staff_text
 
 
 async def test_staff_only_fields_are_refused_without_their_values(
@@ -588,7 +628,7 @@ async def test_node_and_nodes_do_not_reveal_internal_or_foreign_objects(
 
     for node_id in hidden:
         body, text = await call(fresh, world.customer, NODE, {"id": node_id})
-        assert body["data"] is None, body
+        assert body["data"] == {"node": None}, body
         assert error_codes(body) == ["NOT_FOUND"], body
         assert_clean(text)
 
@@ -643,7 +683,10 @@ async def test_refusals_do_not_echo_what_they_refuse(fresh: Stack, world: World)
     ]
     for document, variables, code in attempts:
         body, text = await call(fresh, world.customer, document, variables)
-        assert error_codes(body) == [code], body
+        # Queries refuse at their root; mutations in their userErrors.
+        (payload,) = body["data"].values()
+        refusals = error_codes(body) or [e["code"] for e in payload["userErrors"]]
+        assert refusals == [code], body
         assert_clean(text)
         assert OWN_TITLE not in text
 
@@ -771,11 +814,7 @@ subscription($after: String, $ticketId: ID, $filter: TicketEventFilter) {
   ticketEvents(after: $after, ticketId: $ticketId, filter: $filter) {
     cursor kind occurredAt
     ticket { ...TicketFields }
-    changes {
-      id action field isInternal createdAt oldValue newValue
-      actor { ...PersonFields }
-      response { id body isInternal attachments { filename url } }
-    }
+    changes { ...HistoryFields }
     response { id body isInternal author { ...PersonFields } attachments { filename url } }
   }
 }
@@ -951,6 +990,74 @@ async def test_live_stats_do_not_move_on_internal_changes(
     # The first update after the internal changes is the public one.
     assert update["waitingOnCustomer"] == 1
     assert update["open"] == initial["open"] - 1
+
+
+ASSIGNEE_CONTACT = """
+query($id: ID!) {
+  ticket(id: $id) {
+    assignee { name avatarUrl email }
+    history {
+      nodes {
+        ... on Assigned {
+          fromAssignee { name avatarUrl email }
+          toAssignee { __typename id name avatarUrl email }
+        }
+      }
+    }
+  }
+}
+"""
+ASSIGNEE_EVENTS = """
+subscription {
+  ticketEvents(filter: { kinds: [ASSIGNED] }) {
+    changes { ... on Assigned { toAssignee { name avatarUrl email } } }
+  }
+}
+"""
+
+
+async def assign(db: Stack, world: World, who: Any) -> None:
+    await mutate(db, world.admin, ASSIGN, {"id": gid(world.ticket), "to": gid(who)})
+
+
+async def test_a_customer_reads_assignees_names_but_never_their_emails(
+    fresh: Stack, world: World
+) -> None:
+    """Assigned entries resolve to TeamMember: the name and picture, yes; the email is refused
+    by the field's own permission, wherever the member is met."""
+    await assign(fresh, world, world.agent)
+    await assign(fresh, world, world.agent2)
+
+    body, text = await call(fresh, world.customer, ASSIGNEE_CONTACT, {"id": gid(world.ticket)})
+
+    assert set(error_codes(body)) == {"FORBIDDEN"}
+    assert {tuple(e["path"][-1:]) for e in body["errors"]} == {("email",)}
+    entries = [e for e in body["data"]["ticket"]["history"]["nodes"] if e]
+    assert [(e["fromAssignee"], e["toAssignee"]["name"]) for e in entries] == [
+        (None, AGENT_NAME),
+        ({"name": AGENT_NAME, "avatarUrl": None, "email": None}, AGENT2_NAME),
+    ]
+    assert all(e["toAssignee"]["email"] is None for e in entries)
+    assert_clean(text, allow_metadata_key=True)
+    # The control: staff read the same entries with the emails.
+    staff = await call_ok(fresh, world.agent, ASSIGNEE_CONTACT, {"id": gid(world.ticket)})
+    assert AGENT2_EMAIL in json.dumps(staff)
+
+
+async def test_live_assignment_events_carry_no_staff_email(
+    fresh: Stack, world: World, ws_url: str
+) -> None:
+    hub = await no_subscribers(fresh)
+    async with GraphQLWebSocket.connect(ws_url, fresh.token(world.customer.user_id)) as socket:
+        await socket.subscribe(ASSIGNEE_EVENTS)
+        await wait_until(lambda: hub.subscriber_count == 1)
+        await assign(fresh, world, world.agent)
+        message = await socket.next_data()
+
+    (change,) = message["data"]["ticketEvents"]["changes"]
+    assert change["toAssignee"] == {"name": AGENT_NAME, "avatarUrl": None, "email": None}
+    assert [e["extensions"]["code"] for e in message["errors"]] == ["FORBIDDEN"]
+    assert_clean(message, allow_metadata_key=True)
 
 
 # --- attachments ---------------------------------------------------------------------------------

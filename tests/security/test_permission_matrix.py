@@ -11,8 +11,12 @@ Identities, in the column order of every row:
 Outcomes:
 
 - ALLOWED: no errors, the data is there (a mutation: no userErrors, and history was written).
-- NOT_FOUND / FORBIDDEN / UNAUTHENTICATED: that one top-level error, no data, no content text.
-- USER_ERROR(code): the payload's userErrors carry the code; nothing changed.
+- PUBLIC: no errors for anyone, anonymous callers included (the root may be null).
+- UNAUTHENTICATED: over HTTP a 401 before anything runs; over a WebSocket the operation's error.
+- NOT_FOUND / FORBIDDEN: a query root that is null with that one error at its path, no content
+  text (nullable roots: siblings would still answer).
+- USER_ERROR(code): the mutation's payload carries the code in userErrors (with no object and
+  no top-level error); nothing changed. Mutations refuse only this way.
 - FILTERED: no errors, the list is there, the hidden items are not.
 - NULL_FORBIDDEN: the staff-only field is null with a FORBIDDEN error; nothing else is refused.
 
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from graphql import FieldNode, OperationDefinitionNode, build_schema, parse
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,11 +80,11 @@ from tests.security.world import (
     Person,
     World,
     build_world,
-    call,
     call_ok,
     database_state,
     empty_tables,
     gid,
+    post,
     store_world_files,
 )
 from tests.ws import GraphQLWebSocket, serving, wait_until
@@ -124,6 +129,7 @@ UNAUTHENTICATED = Outcome("UNAUTHENTICATED")
 NOT_FOUND = Outcome("NOT_FOUND")
 FORBIDDEN = Outcome("FORBIDDEN")
 ALLOWED = Outcome("ALLOWED")
+PUBLIC = Outcome("PUBLIC")
 REFUSALS = ("UNAUTHENTICATED", "NOT_FOUND", "FORBIDDEN")
 
 
@@ -137,6 +143,11 @@ def filtered(*shows: str, hides: tuple[str, ...] = (), count: int | None = None)
 
 def user_error(code: str) -> Outcome:
     return Outcome("USER_ERROR", code=code)
+
+
+# A mutation's refusals, as userErrors.
+NOT_FOUND_INPUT = user_error("NOT_FOUND")
+FORBIDDEN_INPUT = user_error("FORBIDDEN")
 
 
 def null_forbidden(*hides: str, shows: tuple[str, ...] = ()) -> Outcome:
@@ -160,11 +171,35 @@ def roles(
 # Common shapes: readable by the owner and the organization's staff, nobody else.
 OWNER_AND_STAFF = roles(UNAUTHENTICATED, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND)
 STAFF_ONLY = roles(UNAUTHENTICATED, NOT_FOUND, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND)
+# A change to the owner's ticket that the owner and the organization's staff may make.
+OWNER_AND_STAFF_CHANGE = roles(
+    UNAUTHENTICATED,
+    ALLOWED,
+    NOT_FOUND_INPUT,
+    ALLOWED,
+    NOT_FOUND_INPUT,
+    ALLOWED,
+    NOT_FOUND_INPUT,
+)
 # A staff-only change to the owner's ticket.
-STAFF_CHANGE = roles(UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND)
+STAFF_CHANGE = roles(
+    UNAUTHENTICATED,
+    FORBIDDEN_INPUT,
+    NOT_FOUND_INPUT,
+    ALLOWED,
+    NOT_FOUND_INPUT,
+    ALLOWED,
+    NOT_FOUND_INPUT,
+)
 # An admin-only change to the owner's ticket.
 ADMIN_CHANGE = roles(
-    UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, FORBIDDEN, NOT_FOUND, ALLOWED, NOT_FOUND
+    UNAUTHENTICATED,
+    FORBIDDEN_INPUT,
+    NOT_FOUND_INPUT,
+    FORBIDDEN_INPUT,
+    NOT_FOUND_INPUT,
+    ALLOWED,
+    NOT_FOUND_INPUT,
 )
 
 
@@ -188,6 +223,15 @@ class Row:
     @property
     def is_mutation(self) -> bool:
         return self.document.lstrip().startswith("mutation")
+
+    @property
+    def root(self) -> str:
+        """The root field the row asks for."""
+        (operation,) = parse(self.document).definitions
+        assert isinstance(operation, OperationDefinitionNode)
+        field = operation.selection_set.selections[0]
+        assert isinstance(field, FieldNode)
+        return field.name.value
 
     def __repr__(self) -> str:
         return self.name
@@ -279,6 +323,7 @@ METRICS = "query { metrics(period: ALL_TIME) { ticketsCreated byTeam { team { na
 ORGANIZATIONS = "query { organizations { name } }"
 TEAMS = "query { teams { name } }"
 TEAM_MEMBERS = "query { teamMembers(includeInactive: true) { name email } }"
+RATE_LIMIT = "query { rateLimit { limit remaining resetAt cost } }"
 
 METADATA_FIELD = "query($id: ID!) { ticket(id: $id) { title metadata } }"
 RESPONSES = """
@@ -288,6 +333,35 @@ HISTORY = """
 query($id: ID!) {
   ticket(id: $id) {
     history { totalCount nodes { action field oldValue newValue isInternal response { body } } }
+  }
+}
+"""
+TYPED_HISTORY = """
+query($id: ID!) {
+  ticket(id: $id) {
+    history {
+      nodes {
+        __typename changedField
+        ... on PriorityChanged { fromPriority toPriority }
+        ... on ResponseAdded { response { body } }
+        ... on NoteAdded { response { body } }
+        ... on MetadataChanged { fromMetadata toMetadata }
+        ... on AttachmentAdded { attachment { filename } response { body } }
+      }
+    }
+  }
+}
+"""
+ASSIGNED_HISTORY = """
+query($id: ID!) {
+  ticket(id: $id) {
+    history {
+      nodes {
+        __typename
+        ... on Assigned { fromAssignee { name } toAssignee { name avatarUrl email } }
+        ... on TeamChanged { fromTeam { name } toTeam { name } }
+      }
+    }
   }
 }
 """
@@ -600,6 +674,7 @@ QUERY_ROWS = [
             filtered(OTHER_TEAM_NAME, hides=(TEAM_NAME,)),
         ),
     ),
+    Row("rateLimit", RATE_LIMIT, none, roles(*[PUBLIC] * 7)),
     Row(
         "teamMembers",
         TEAM_MEMBERS,
@@ -657,15 +732,68 @@ STAFF_FIELD_ROWS = [
                 "priority",
                 PUBLIC_REPLY,
                 hides=(METADATA_WORD, "metadata", "NOTE_ADDED", INTERNAL_NOTE_WORD),
-                count=3,
+                # created, reply, priority, and the ticket's and the reply's files
+                count=5,
             ),
             NOT_FOUND,
-            allowed(METADATA_WORD, "NOTE_ADDED", INTERNAL_NOTE_WORD, count=5),
+            allowed(METADATA_WORD, "NOTE_ADDED", INTERNAL_NOTE_WORD, count=8),
             NOT_FOUND,
-            allowed(METADATA_WORD, "NOTE_ADDED", count=5),
+            allowed(METADATA_WORD, "NOTE_ADDED", count=8),
             NOT_FOUND,
         ),
         count=("ticket", "history", "totalCount"),
+    ),
+    Row(
+        "HistoryEntry-typed-internal-entries",
+        TYPED_HISTORY,
+        of_ticket,
+        roles(
+            U,
+            filtered(
+                "PriorityChanged",
+                '"fromPriority":"LOW"',
+                PUBLIC_REPLY,
+                TICKET_FILE_NAME,
+                REPLY_FILE_NAME,
+                "AttachmentAdded",
+                hides=(
+                    METADATA_WORD,
+                    "MetadataChanged",
+                    "NoteAdded",
+                    "METADATA",
+                    "NOTE",
+                    INTERNAL_FILE_NAME,
+                    PENDING_FILE_NAME,
+                ),
+            ),
+            NOT_FOUND,
+            allowed(
+                METADATA_WORD,
+                "MetadataChanged",
+                "NoteAdded",
+                INTERNAL_NOTE_WORD,
+                INTERNAL_FILE_NAME,
+                hides=(PENDING_FILE_NAME,),
+            ),
+            NOT_FOUND,
+            allowed(METADATA_WORD, "NoteAdded", INTERNAL_NOTE_WORD, INTERNAL_FILE_NAME),
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "Assigned.to-contact",
+        ASSIGNED_HISTORY,
+        node_of("other_ticket"),  # routed to the team, assigned to the agent
+        roles(
+            U,
+            NOT_FOUND,
+            # The assignee's name, yes; their email, never.
+            null_forbidden(AGENT_EMAIL, shows=(AGENT_NAME, TEAM_NAME, "Assigned")),
+            allowed(AGENT_EMAIL, AGENT_NAME, TEAM_NAME),
+            NOT_FOUND,
+            allowed(AGENT_EMAIL, AGENT_NAME),
+            NOT_FOUND,
+        ),
     ),
     Row(
         "Customer.email-owner",
@@ -751,9 +879,9 @@ MUTATION_ROWS = [
             ALLOWED,
             ALLOWED,
             user_error("REQUIRED"),  # which customer?
-            NOT_FOUND,  # not their organization
+            NOT_FOUND_INPUT,  # not their organization
             user_error("REQUIRED"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
         ),
     ),
     Row(
@@ -763,7 +891,7 @@ MUTATION_ROWS = [
         roles(
             U,
             user_error("REQUIRED"),  # themselves, but which organization?
-            FORBIDDEN,
+            FORBIDDEN_INPUT,
             ALLOWED,
             ALLOWED,  # the customer has a ticket with the other organization too
             ALLOWED,
@@ -776,7 +904,7 @@ MUTATION_ROWS = [
         ticket_input(customerId=lambda w, me: gid(w.other_customer), title="Newticket"),
         roles(
             U,
-            FORBIDDEN,
+            FORBIDDEN_INPUT,
             user_error("REQUIRED"),
             ALLOWED,
             user_error("NOT_FOUND"),  # not a customer of theirs
@@ -795,7 +923,15 @@ MUTATION_ROWS = [
             tags=["vip"],
             metadata={"source": "phone"},
         ),
-        roles(U, FORBIDDEN, FORBIDDEN, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND),
+        roles(
+            U,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+        ),
     ),
     Row(
         "createTicket-team-of-other-org",
@@ -807,8 +943,8 @@ MUTATION_ROWS = [
         ),
         roles(
             U,
-            FORBIDDEN,
-            FORBIDDEN,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
             user_error("NOT_FOUND"),
             ALLOWED,  # their own team
             user_error("NOT_FOUND"),
@@ -816,12 +952,17 @@ MUTATION_ROWS = [
         ),
     ),
     # updateTicket: customers may only close and reopen.
-    Row("updateTicket-close", UPDATE, ticket_input(id=ticket_id, status="CLOSED"), OWNER_AND_STAFF),
+    Row(
+        "updateTicket-close",
+        UPDATE,
+        ticket_input(id=ticket_id, status="CLOSED"),
+        OWNER_AND_STAFF_CHANGE,
+    ),
     Row(
         "updateTicket-reopen",
         UPDATE,
         ticket_input(id=ticket_id, status="OPEN"),
-        OWNER_AND_STAFF,
+        OWNER_AND_STAFF_CHANGE,
         arrange=closed(),
     ),
     Row(
@@ -829,7 +970,13 @@ MUTATION_ROWS = [
         UPDATE,
         ticket_input(id=ticket_id, status="IN_PROGRESS"),
         roles(
-            U, user_error("ILLEGAL_TRANSITION"), NOT_FOUND, ALLOWED, NOT_FOUND, ALLOWED, NOT_FOUND
+            U,
+            user_error("ILLEGAL_TRANSITION"),
+            NOT_FOUND_INPUT,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+            ALLOWED,
+            NOT_FOUND_INPUT,
         ),
     ),
     Row(
@@ -866,12 +1013,12 @@ MUTATION_ROWS = [
         ticket_input(id=ticket_id, teamId=lambda w, me: gid(w.other_team)),
         roles(
             U,
-            FORBIDDEN,
-            NOT_FOUND,
+            FORBIDDEN_INPUT,
+            NOT_FOUND_INPUT,
             user_error("NOT_FOUND"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
             user_error("NOT_FOUND"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
         ),
     ),
     # addResponse: public replies by the owner and staff, internal notes by staff.
@@ -879,7 +1026,13 @@ MUTATION_ROWS = [
         "addResponse-public",
         ADD_RESPONSE,
         ticket_input(ticketId=ticket_id, body="A public word"),
-        OWNER_AND_STAFF,
+        OWNER_AND_STAFF_CHANGE,
+    ),
+    Row(
+        "addResponse-with-idempotency-key",
+        ADD_RESPONSE,
+        ticket_input(ticketId=ticket_id, body="A keyed word", idempotencyKey="portal-1"),
+        OWNER_AND_STAFF_CHANGE,
     ),
     Row(
         "addResponse-internal",
@@ -894,11 +1047,11 @@ MUTATION_ROWS = [
         roles(
             U,
             user_error("TICKET_CLOSED"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
             user_error("TICKET_CLOSED"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
             user_error("TICKET_CLOSED"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
         ),
         arrange=closed(),
     ),
@@ -940,7 +1093,15 @@ MUTATION_ROWS = [
         "assignTicket-member-of-other-org",
         ASSIGN,
         ticket_input(ticketId=ticket_id, assigneeId=member("other_agent")),
-        roles(U, FORBIDDEN, NOT_FOUND, FORBIDDEN, NOT_FOUND, user_error("NOT_FOUND"), NOT_FOUND),
+        roles(
+            U,
+            FORBIDDEN_INPUT,
+            NOT_FOUND_INPUT,
+            FORBIDDEN_INPUT,
+            NOT_FOUND_INPUT,
+            user_error("NOT_FOUND"),
+            NOT_FOUND_INPUT,
+        ),
     ),
     # bulkUpdateTickets: admins, all or nothing, never across organizations.
     Row(
@@ -949,7 +1110,15 @@ MUTATION_ROWS = [
         ticket_input(
             ticketIds=lambda w, me: [gid(w.ticket), gid(w.other_ticket)], status="IN_PROGRESS"
         ),
-        roles(U, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, ALLOWED, user_error("INVALID")),
+        roles(
+            U,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
+            ALLOWED,
+            user_error("INVALID"),
+        ),
     ),
     Row(
         "bulkUpdateTickets-across-orgs",
@@ -959,10 +1128,10 @@ MUTATION_ROWS = [
         ),
         roles(
             U,
-            FORBIDDEN,
-            FORBIDDEN,
-            FORBIDDEN,
-            FORBIDDEN,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
             user_error("INVALID"),
             user_error("INVALID"),
         ),
@@ -973,10 +1142,10 @@ MUTATION_ROWS = [
         ticket_input(ticketIds=lambda w, me: [gid(w.ticket)], assigneeId=member("other_agent")),
         roles(
             U,
-            FORBIDDEN,
-            FORBIDDEN,
-            FORBIDDEN,
-            FORBIDDEN,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
+            FORBIDDEN_INPUT,
             user_error("INVALID"),
             user_error("INVALID"),
         ),
@@ -1000,7 +1169,43 @@ mutation($input: CreateAttachmentUploadInput!) {
   }
 }
 """
+FILE_ENTRY = """
+query($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on AttachmentAdded { isInternal attachment { filename } response { body } }
+  }
+}
+"""
 ATTACHMENT_ROWS = [
+    Row(
+        "node-reply-file-history",
+        FILE_ENTRY,
+        node_of("reply_file_history"),
+        roles(
+            U,
+            allowed(REPLY_FILE_NAME, PUBLIC_REPLY, "AttachmentAdded"),
+            NOT_FOUND,
+            allowed(REPLY_FILE_NAME, PUBLIC_REPLY),
+            NOT_FOUND,
+            ALLOWED,
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "node-note-file-history",
+        FILE_ENTRY,
+        node_of("note_file_history"),
+        roles(
+            U,
+            NOT_FOUND,
+            NOT_FOUND,
+            allowed(INTERNAL_FILE_NAME, INTERNAL_NOTE_WORD, "AttachmentAdded"),
+            NOT_FOUND,
+            allowed(INTERNAL_FILE_NAME),
+            NOT_FOUND,
+        ),
+    ),
     Row(
         "node-ticket-file",
         NODE_FILE,
@@ -1079,11 +1284,11 @@ ATTACHMENT_MUTATION_ROWS = [
         roles(
             U,
             ALLOWED,
-            user_error("NOT_FOUND"),
+            NOT_FOUND_INPUT,
             ALLOWED,
-            user_error("NOT_FOUND"),
+            NOT_FOUND_INPUT,
             ALLOWED,
-            user_error("NOT_FOUND"),
+            NOT_FOUND_INPUT,
         ),
         writes_history=False,
     ),
@@ -1096,9 +1301,9 @@ ATTACHMENT_MUTATION_ROWS = [
             ALLOWED,
             ALLOWED,
             ALLOWED,
-            user_error("NOT_FOUND"),
+            NOT_FOUND_INPUT,
             ALLOWED,
-            user_error("NOT_FOUND"),
+            NOT_FOUND_INPUT,
         ),
         writes_history=False,
     ),
@@ -1114,11 +1319,11 @@ ATTACHMENT_MUTATION_ROWS = [
         roles(
             U,
             ALLOWED,
-            NOT_FOUND,
-            user_error("NOT_FOUND"),
-            NOT_FOUND,
-            user_error("NOT_FOUND"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
         ),
     ),
     # An attached file cannot be attached again, by anyone.
@@ -1130,12 +1335,12 @@ ATTACHMENT_MUTATION_ROWS = [
         ),
         roles(
             U,
-            user_error("NOT_FOUND"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
             user_error("CONFLICT"),
-            NOT_FOUND,
-            user_error("NOT_FOUND"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
         ),
     ),
     Row(
@@ -1150,12 +1355,12 @@ ATTACHMENT_MUTATION_ROWS = [
         roles(
             U,
             # Uploaded for the existing ticket, not for a new one.
-            user_error("NOT_FOUND"),
-            user_error("NOT_FOUND"),
-            user_error("NOT_FOUND"),
-            NOT_FOUND,
-            user_error("NOT_FOUND"),
-            NOT_FOUND,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
         ),
     ),
 ]
@@ -1192,20 +1397,34 @@ def check_texts(outcome: Outcome, identity: str, text: str) -> None:
             assert content not in text, f"a refusal echoed {content!r}: {text}"
 
 
-def check_answer(
-    row: Row, outcome: Outcome, identity: str, body: dict[str, Any], text: str
-) -> None:
+def check_answer(row: Row, outcome: Outcome, identity: str, response: httpx.Response) -> None:
+    text = response.text
+    if outcome.kind == "UNAUTHENTICATED":
+        # Like a bad token: 401 before anything runs.
+        assert response.status_code == 401, text
+        body = response.json()
+        assert error_codes(body) == ["UNAUTHENTICATED"], body
+        assert "data" not in body, body
+        check_texts(outcome, identity, text)
+        return
+    assert response.status_code == 200, text
+    body = response.json()
     codes = error_codes(body)
     if outcome.kind in REFUSALS:
+        # Only queries refuse at the top level, and then only at their (nullable) root.
+        assert not row.is_mutation, body
         assert codes == [outcome.kind], body
-        # A nullable root (every new mutation payload) is null; a non-null one nulls `data`.
-        assert body["data"] is None or set(body["data"].values()) == {None}, body
+        assert body["errors"][0]["path"] == [row.root], body
+        assert body["data"] == {row.root: None}, body
     elif outcome.kind == "NULL_FORBIDDEN":
         assert codes, body
         assert set(codes) == {"FORBIDDEN"}, body
         for error in body["errors"]:
             assert at(body["data"], error["path"]) is None, error
         assert body["data"][root_field(body)] is not None
+    elif outcome.kind == "PUBLIC":
+        assert codes == [], body
+        assert row.root in body["data"], body
     else:
         assert codes == [], body
         payload = body["data"][root_field(body)]
@@ -1215,6 +1434,7 @@ def check_answer(
             if outcome.kind == "USER_ERROR":
                 assert outcome.code in found, payload
                 assert payload.get("ticket") is None, payload
+                assert payload.get("attachment") is None, payload
             else:
                 assert found == [], payload
     if outcome.count is not None:
@@ -1265,9 +1485,9 @@ class TestReads:
     async def test_read(self, backend: Stack, read_world: World, row: Row, identity: str) -> None:
         me = read_world.person(identity)
 
-        body, text = await call(backend, me, row.document, row.variables(read_world, me))
+        response = await post(backend, me, row.document, row.variables(read_world, me))
 
-        check_answer(row, row.outcomes[identity], identity, body, text)
+        check_answer(row, row.outcomes[identity], identity, response)
 
 
 @pytest.mark.parametrize(
@@ -1283,10 +1503,10 @@ async def test_write(fresh: Stack, row: Row, identity: str) -> None:
     me = world.person(identity)
     before = await database_state(fresh)
 
-    body, text = await call(fresh, me, row.document, row.variables(world, me))
+    response = await post(fresh, me, row.document, row.variables(world, me))
 
     outcome = row.outcomes[identity]
-    check_answer(row, outcome, identity, body, text)
+    check_answer(row, outcome, identity, response)
     after = await database_state(fresh)
     if outcome.kind == "ALLOWED" and row.writes_history:
         # A change was made, and it wrote history (DESIGN §5).
@@ -1554,9 +1774,12 @@ async def test_download(fresh: Stack, file: str, identity: str) -> None:
             assert response.status_code == 200
             assert response.content == FILE_BYTES[row.filename]
             return
-        body, text = await call(fresh, me, FILE_URL, {"id": gid(row)})
-        assert error_codes(body) == ["UNAUTHENTICATED" if me is None else "NOT_FOUND"], body
-        check_texts(NOT_FOUND, identity, text)
+        refused = await post(fresh, me, FILE_URL, {"id": gid(row)})
+        assert refused.status_code == (401 if me is None else 200), refused.text
+        assert error_codes(refused.json()) == ["UNAUTHENTICATED" if me is None else "NOT_FOUND"], (
+            refused.text
+        )
+        check_texts(NOT_FOUND, identity, refused.text)
         # The admin's genuine URL, re-aimed at this identity: the signature no longer holds.
         admin_url = (await call_ok(fresh, world.admin, FILE_URL, {"id": gid(world.ticket_file)}))[
             "node"

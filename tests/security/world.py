@@ -8,12 +8,14 @@ whose every text is a unique, searchable marker, so a leak shows up in the raw r
 | `other_org_ticket` | customer       | other_org    | nothing more                            |
 
 `ticket`'s seeded history: created (public), response added (public), priority changed
-(public), metadata changed (staff-only) and note added (staff-only).
+(public), metadata changed (staff-only) and note added (staff-only). `other_ticket`'s: created,
+routed to `team` and assigned to the agent (all public).
 
 `ticket`'s files: one of the ticket itself (the customer's), one on the public reply and one on
 the internal note (the agent's; its name and its bytes carry staff-only markers), and an
-upload of the customer's not attached to anything yet. `store_world_files` puts their bytes
-in the app's storage for the tests that download.
+upload of the customer's not attached to anything yet. The three attached ones have their
+`attachment_added` entries (the note's staff-only). `store_world_files` puts their bytes in
+the app's storage for the tests that download.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -159,6 +162,8 @@ class World:
     reply_file: Attachment
     note_file: Attachment
     pending_file: Attachment
+    reply_file_history: TicketHistory
+    note_file_history: TicketHistory
 
     def person(self, identity: str) -> Person | None:
         """The caller behind an identity name (None: anonymous)."""
@@ -275,9 +280,16 @@ async def build_world(session: AsyncSession) -> World:
         description=OTHER_DESCRIPTION,
         priority=Priority.HIGH,
         assignee_id=agent.id,
+        team_id=team.id,
     )
     other_reply = await add_response(session, other_ticket, agent, OTHER_REPLY)
-    session.add(history(other_ticket, other_customer, HistoryAction.CREATED))
+    session.add_all(
+        [
+            history(other_ticket, other_customer, HistoryAction.CREATED),
+            history(other_ticket, admin, HistoryAction.FIELD_CHANGED, "team", None, str(team.id)),
+            history(other_ticket, admin, HistoryAction.ASSIGNED, "assignee", None, str(agent.id)),
+        ]
+    )
 
     other_org_ticket = await create_ticket(
         session, other_org, customer, title=OTHER_ORG_TITLE, status=Status.OPEN
@@ -291,6 +303,19 @@ async def build_world(session: AsyncSession) -> World:
     await session.flush()
     for row in (ticket_file, reply_file, note_file, pending_file):
         row.storage_key = f"{row.organization_id}/{row.id}/seeded"
+    ticket_file_history, reply_file_history, note_file_history = (
+        history(
+            ticket,
+            uploader,
+            HistoryAction.ATTACHMENT_ADDED,
+            "attachment",
+            None,
+            str(file.id),
+            internal=file.is_internal,
+        )
+        for file, uploader in ((ticket_file, customer), (reply_file, agent), (note_file, agent))
+    )
+    session.add_all([ticket_file_history, reply_file_history, note_file_history])
     await session.commit()
     return World(
         org=org,
@@ -317,6 +342,8 @@ async def build_world(session: AsyncSession) -> World:
         reply_file=reply_file,
         note_file=note_file,
         pending_file=pending_file,
+        reply_file_history=reply_file_history,
+        note_file_history=note_file_history,
     )
 
 
@@ -378,14 +405,20 @@ def token_of(db: Stack, person: Person | None) -> str | None:
     return None if person is None else db.token(person.user_id)
 
 
+async def post(
+    db: Stack, person: Person | None, document: str, variables: dict[str, Any] | None = None
+) -> httpx.Response:
+    """One operation as `person` (None: anonymous): the raw HTTP response."""
+    async with db.client(token_of(db, person)) as client:
+        return await client.post("/graphql", json={"query": document, "variables": variables or {}})
+
+
 async def call(
     db: Stack, person: Person | None, document: str, variables: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], str]:
-    """One operation as `person` (None: anonymous): the parsed body and its raw text."""
-    async with db.client(token_of(db, person)) as client:
-        response = await client.post(
-            "/graphql", json={"query": document, "variables": variables or {}}
-        )
+    """One operation as `person` that gets a GraphQL answer (HTTP 200): the parsed body and its
+    raw text."""
+    response = await post(db, person, document, variables)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body, response.text

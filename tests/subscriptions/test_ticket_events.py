@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import Stack
 from tests.factories import INTERNAL_MARKER, World, create_world
 from tests.graphql import execute, global_id
-from tests.ws import GraphQLWebSocket, serving
+from tests.ws import GraphQLWebSocket, serving, subscribed
 
 EVENTS = """
 subscription Events($after: String, $ticketId: ID) {
@@ -51,6 +51,7 @@ async def test_internal_note_reaches_staff_and_never_the_customer(db: Stack, wor
     ):
         await agent.subscribe(EVENTS)
         await customer.subscribe(EVENTS)
+        await subscribed(db.app, 2)
 
         await mutate(
             db, world.agent, REPLY, {"id": ticket, "body": INTERNAL_MARKER, "internal": True}
@@ -80,6 +81,7 @@ async def test_other_organizations_and_customers_receive_nothing(db: Stack, worl
     ):
         await other_agent.subscribe(EVENTS)
         await other_customer.subscribe(EVENTS)
+        await subscribed(db.app, 2)
 
         await mutate(db, world.agent, STATUS, {"id": ticket, "status": "IN_PROGRESS"})
 
@@ -94,6 +96,7 @@ async def test_resume_after_a_cursor_replays_in_order_then_goes_live(
     async with serving(db.app) as url:
         async with GraphQLWebSocket.connect(url, db.token(world.customer.user_id)) as first:
             await first.subscribe(EVENTS)
+            await subscribed(db.app, 1)
             await mutate(db, world.agent, STATUS, {"id": ticket, "status": "IN_PROGRESS"})
             seen = (await first.next_data())["data"]["ticketEvents"]
         # While the customer is away: a public change, an internal note, another change.
@@ -105,6 +108,7 @@ async def test_resume_after_a_cursor_replays_in_order_then_goes_live(
 
         async with GraphQLWebSocket.connect(url, db.token(world.customer.user_id)) as again:
             await again.subscribe(EVENTS, {"after": seen["cursor"]})
+            await subscribed(db.app, 1)
             missed = [(await again.next_data())["data"]["ticketEvents"] for _ in range(2)]
             await mutate(
                 db, world.agent, REPLY, {"id": ticket, "body": "Live again", "internal": False}
@@ -119,3 +123,40 @@ async def test_resume_after_a_cursor_replays_in_order_then_goes_live(
     assert len(set(cursors)) == 4
     assert live["response"]["body"] == "Live again"
     assert INTERNAL_MARKER not in str(missed)
+
+
+METADATA_AND_STATUS = """
+mutation($id: ID!) {
+  updateTicket(input: {id: $id, priority: URGENT, metadata: {sla: "gold"}}) {
+    userErrors { code }
+  }
+}
+"""
+HISTORY_IDS = "query($id: ID!) { ticket(id: $id) { history(last: 100) { nodes { id } } } }"
+
+
+async def test_a_customers_cursor_is_made_of_what_they_may_see(db: Stack, world: World) -> None:
+    # Staff change a visible field and staff-only metadata at once: one change, two entries.
+    ticket = global_id("Ticket", world.ticket.id)
+    async with (
+        serving(db.app) as url,
+        GraphQLWebSocket.connect(url, db.token(world.agent.user_id)) as agent,
+        GraphQLWebSocket.connect(url, db.token(world.customer.user_id)) as customer,
+    ):
+        await agent.subscribe(EVENTS)
+        await customer.subscribe(EVENTS)
+        await subscribed(db.app, 2)
+        await mutate(db, world.agent, METADATA_AND_STATUS, {"id": ticket})
+        staff_event = (await agent.next_data())["data"]["ticketEvents"]
+        customer_event = (await customer.next_data())["data"]["ticketEvents"]
+        # Resuming after it replays nothing: the rest of that change is staff-only.
+        async with GraphQLWebSocket.connect(url, db.token(world.customer.user_id)) as again:
+            await again.subscribe(EVENTS, {"after": customer_event["cursor"]})
+            await again.nothing_for(0.3)
+    async with db.client(db.token(world.customer.user_id)) as client:
+        visible = await execute(client, HISTORY_IDS, {"id": ticket})
+
+    visible_ids = [node["id"] for node in visible["data"]["ticket"]["history"]["nodes"]]
+    assert [c["isInternal"] for c in staff_event["changes"]] == [False, True]
+    assert int(customer_event["cursor"]) < int(staff_event["cursor"])
+    assert global_id("HistoryEntry", int(customer_event["cursor"])) == visible_ids[-1]

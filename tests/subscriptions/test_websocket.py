@@ -14,7 +14,7 @@ from gql.transport.websockets import WebsocketsTransport
 from tests.conftest import Stack
 from tests.factories import World, create_world
 from tests.graphql import execute, global_id
-from tests.ws import GraphQLWebSocket, serving
+from tests.ws import GraphQLWebSocket, serving, subscribed
 
 EVENTS = "subscription { ticketEvents { cursor kind ticket { number status } } }"
 STATS = "subscription { ticketStats(intervalMs: 500) { total open inProgress } }"
@@ -134,7 +134,7 @@ async def test_legacy_graphql_ws_protocol(db: Stack, world: World) -> None:
         await connection.send(
             json.dumps({"id": "1", "type": "start", "payload": {"query": EVENTS}})
         )
-        await asyncio.sleep(0.2)
+        await subscribed(db.app, 1)
         await set_status(db, world, "IN_PROGRESS")
         async with asyncio.timeout(5):
             while (message := json.loads(await connection.recv()))["type"] == "ka":
@@ -160,7 +160,7 @@ async def test_third_party_gql_client_receives_events(db: Stack, world: World) -
                 raise AssertionError("stream ended")
 
             receiving = asyncio.create_task(first_event())
-            await asyncio.sleep(0.3)
+            await subscribed(db.app, 1)
             await set_status(db, world, "RESOLVED")
             async with asyncio.timeout(5):
                 result = await receiving
@@ -194,7 +194,7 @@ async def test_token_nested_in_headers_is_accepted(db: Stack, world: World) -> N
         ) as client,
     ):
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.2)
+        await subscribed(db.app, 1)
         await set_status(db, world, "IN_PROGRESS")
         event = (await client.next_data())["data"]["ticketEvents"]
 
