@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import HistoryAction, Status, Ticket, TicketResponse
+from models import Attachment, HistoryAction, Status, Ticket, TicketResponse
 from models.base import utcnow
 from models.enums import AuthorType
 from permissions import Actor
@@ -54,12 +54,13 @@ async def add_response(
         key = problems.text("idempotencyKey", data.idempotency_key, maximum=IDEMPOTENCY_KEY_MAX)
     if problems.errors:
         raise UserInputError(problems.errors)
-    request = _Request(ticket.id, body, data.internal)
+    attachment_ids = tuple(sorted(set(data.attachments.ids))) if data.attachments else ()
+    request = _Request(ticket.id, body, data.internal, attachment_ids)
     if key:
         await _take_turns(session, actor, key)
         earlier = await _by_key(session, actor, key)
         if earlier is not None:
-            return ticket, request.replay(earlier)
+            return ticket, await request.replay(session, earlier)
     if not data.internal and ticket.status is Status.CLOSED:
         raise user_error(
             "ticketId", "the ticket is closed; reopen it to reply", UserErrorCode.TICKET_CLOSED
@@ -90,7 +91,7 @@ async def add_response(
         earlier = await _by_key(session, actor, key) if key else None
         if earlier is None:
             raise
-        return ticket, request.replay(earlier)
+        return ticket, await request.replay(session, earlier)
     action = HistoryAction.NOTE_ADDED if data.internal else HistoryAction.RESPONSE_ADDED
     entries = [Entry(action, "response", None, response.id, internal=data.internal)]
     if files:
@@ -113,13 +114,22 @@ class _Request:
     ticket_id: int
     body: str
     internal: bool
+    attachment_ids: tuple[int, ...] = ()
 
-    def replay(self, earlier: TicketResponse) -> TicketResponse:
+    async def replay(self, session: AsyncSession, earlier: TicketResponse) -> TicketResponse:
         """The earlier response if it answered this same request; IDEMPOTENCY_KEY_REUSED else."""
-        if (earlier.ticket_id, earlier.body, earlier.is_internal) != (
+        earlier_files = tuple(
+            await session.scalars(
+                select(Attachment.id)
+                .where(Attachment.response_id == earlier.id)
+                .order_by(Attachment.id)
+            )
+        )
+        if (earlier.ticket_id, earlier.body, earlier.is_internal, earlier_files) != (
             self.ticket_id,
             self.body,
             self.internal,
+            self.attachment_ids,
         ):
             raise user_error(
                 "idempotencyKey",

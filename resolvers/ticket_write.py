@@ -121,8 +121,18 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
     assert customer_id is not None
 
     scope = idempotency_scope(actor)
+    # Files count only when named, so keys used before attachments existed still match.
+    files = sorted(set(data.attachments.ids)) if data.attachments else []
     fingerprint = request_fingerprint(
-        organization.id, customer_id, title, description, data.priority, team_id, tags, metadata
+        organization.id,
+        customer_id,
+        title,
+        description,
+        data.priority,
+        team_id,
+        tags,
+        metadata,
+        *([files] if files else []),
     )
     if key:
         if session.get_bind().dialect.name == "postgresql":

@@ -1,4 +1,4 @@
-"""Typed history of attachments (`AttachmentAdded`)."""
+"""Typed history of attachments (`AttachmentAdded`), and idempotent writes that carry files."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.mutation_helpers import history_of
 from tests.attachments.conftest import PNG, Files
 from tests.attachments.helpers import reply_with, uploaded
 from tests.factories import World, create_world
@@ -25,6 +26,14 @@ query($id: ID!) {
         }
       }
     }
+  }
+}
+"""
+REPLY = """
+mutation($input: AddResponseInput!) {
+  addResponse(input: $input) {
+    response { id attachments { id } }
+    userErrors { field code }
   }
 }
 """
@@ -137,3 +146,74 @@ async def test_events_carry_typed_attachment_entries(files: Files, world: World)
     assert expected in reply
     assert public == reply
     assert SECRET_NAME not in str(public)
+
+
+def reply_input(world: World, files: list[str], key: str, body: str = "Here") -> dict[str, Any]:
+    return {
+        "input": {
+            "ticketId": global_id("Ticket", world.ticket.id),
+            "body": body,
+            "idempotencyKey": key,
+            "attachmentIds": files,
+        }
+    }
+
+
+async def test_a_repeated_reply_with_files_returns_the_first(files: Files, world: World):
+    file_id = await uploaded(files, world.customer, PNG, ticket=world.ticket)
+    first = await files.call(world.customer, REPLY, reply_input(world, [file_id], "k1"))
+    written = len(await history_of(files.stack, world.ticket))
+
+    again = await files.call(world.customer, REPLY, reply_input(world, [file_id], "k1"))
+
+    assert first["data"]["addResponse"]["userErrors"] == []
+    assert again["data"]["addResponse"] == first["data"]["addResponse"]
+    assert again["data"]["addResponse"]["response"]["attachments"] == [{"id": file_id}]
+    assert len(await history_of(files.stack, world.ticket)) == written
+
+
+async def test_a_reply_key_reused_with_other_files_is_refused(files: Files, world: World):
+    first_file = await uploaded(files, world.customer, PNG, ticket=world.ticket)
+    other_file = await uploaded(files, world.customer, PNG + b"o", ticket=world.ticket)
+    await files.call(world.customer, REPLY, reply_input(world, [first_file], "k2"))
+    written = len(await history_of(files.stack, world.ticket))
+
+    reused = await files.call(world.customer, REPLY, reply_input(world, [other_file], "k2"))
+    without = await files.call(world.customer, REPLY, reply_input(world, [], "k2"))
+
+    for body in (reused, without):
+        assert body["data"]["addResponse"] == {
+            "response": None,
+            "userErrors": [{"field": "idempotencyKey", "code": "IDEMPOTENCY_KEY_REUSED"}],
+        }
+    assert len(await history_of(files.stack, world.ticket)) == written
+    rows = {row.id: row.attached_at for row in await files.rows()}
+    assert [attached is None for attached in rows.values()] == [False, True]
+
+
+def create_input(world: World, files: list[str], key: str) -> dict[str, Any]:
+    return {
+        "input": {
+            "organizationId": global_id("Organization", world.org.id),
+            "title": "Printer on fire",
+            "idempotencyKey": key,
+            "attachmentIds": files,
+        }
+    }
+
+
+async def test_a_repeated_create_with_files_returns_the_first_ticket(files: Files, world: World):
+    file_id = await uploaded(files, world.customer, PNG, organization_id=world.org.id)
+    other_file = await uploaded(files, world.customer, PNG + b"c", organization_id=world.org.id)
+    first = await files.call(world.customer, CREATE, create_input(world, [file_id], "t1"))
+
+    again = await files.call(world.customer, CREATE, create_input(world, [file_id], "t1"))
+    reused = await files.call(world.customer, CREATE, create_input(world, [other_file], "t1"))
+
+    assert first["data"]["createTicket"]["userErrors"] == []
+    assert again["data"]["createTicket"] == first["data"]["createTicket"]
+    assert reused["data"]["createTicket"] == {
+        "ticket": None,
+        "userErrors": [{"field": "idempotencyKey", "code": "IDEMPOTENCY_KEY_REUSED"}],
+    }
+    assert [row.attached_at is None for row in await files.rows()] == [False, True]
