@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -133,10 +135,17 @@ class TicketHistory(Base):
             ondelete="CASCADE",
         ),
         Index("ix_ticket_history_ticket_id", "ticket_id", "id"),
-        Index("ix_ticket_history_org_id", "organization_id", "id"),
+        # The event log is read in (tx, id) order: everything, and per organization.
+        Index("ix_ticket_history_tx_id", "tx", "id"),
+        Index("ix_ticket_history_org_tx_id", "organization_id", "tx", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # The writing transaction's id on PostgreSQL (pg_current_xact_id(), the column default set
+    # by migration 0009); 0 on SQLite, whose writers take turns. Events are delivered in
+    # (tx, id) order, and only below the oldest transaction still running (resolvers/events.py),
+    # so writers need no lock to keep resume gapless.
+    tx: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     ticket_id: Mapped[int]
     organization_id: Mapped[int]
     actor_type: Mapped[ActorType] = mapped_column(str_enum(ActorType, "actor_type"))

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, literal_column, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
@@ -31,6 +31,12 @@ from subscriptions.events import TicketEventEnvelope, kind_of
 REPLAY_BATCH = 500
 
 
+# Where a change sits in the event log: (writing transaction, last history id). Events are
+# delivered in this order; see `load_changes` for why it is safe without a global lock.
+Position = tuple[int, int]
+START: Position = (0, 0)
+
+
 @dataclass(frozen=True)
 class TicketChange:
     """One committed change with everything needed to show it, loaded once per process."""
@@ -48,10 +54,15 @@ class TicketChange:
     def cursor(self) -> int:
         return self.envelope.cursor
 
+    @property
+    def position(self) -> Position:
+        return (self.history[-1].tx, self.history[-1].id)
+
 
 def _change_key(row: TicketHistory) -> tuple[object, ...]:
-    # The rows of one change share ticket, actor and timestamp (record_change stamps them).
-    return (row.ticket_id, row.created_at, row.actor_type, row.actor_id)
+    # The rows of one change share transaction, ticket, actor and timestamp (record_change
+    # stamps them).
+    return (row.tx, row.ticket_id, row.created_at, row.actor_type, row.actor_id)
 
 
 def _envelope(rows: Sequence[TicketHistory], customer_id: int) -> TicketEventEnvelope:
@@ -73,28 +84,88 @@ def _envelope(rows: Sequence[TicketHistory], customer_id: int) -> TicketEventEnv
 
 
 class ChangeList(list[TicketChange]):
-    """Changes in cursor order; `more` says whether further changes exist after the last."""
+    """Changes in log order; `more` says whether further changes exist after the last."""
 
     def __init__(self, changes: Sequence[TicketChange] = (), *, more: bool = False) -> None:
         super().__init__(changes)
         self.more = more
 
 
-async def latest_cursor(session: AsyncSession) -> int:
-    """The newest history id: every change up to it has committed (writers are serialized)."""
-    return int(await session.scalar(select(func.max(TicketHistory.id))) or 0)
+# The oldest transaction of this database still running, by this statement's snapshot, or
+# the snapshot's xmax when none is: every row written by an older one is committed or gone
+# for good, and every row still to come sorts after it. Transactions of other databases on
+# the same server cannot write here, so they do not hold delivery back; a transaction is only
+# taken for another database's when pg_stat_activity says so (one that has just finished may
+# be missing there, and is then counted as ours: late, never early).
+WATERMARK = """(
+  SELECT COALESCE(
+    (SELECT min((x::text)::bigint) FROM pg_snapshot_xip(snap.s) AS x
+     WHERE NOT EXISTS (
+       SELECT 1 FROM pg_stat_activity a
+       WHERE a.backend_xid = xid(x) AND a.datname IS DISTINCT FROM current_database())),
+    (pg_snapshot_xmax(snap.s)::text)::bigint)
+  FROM (SELECT pg_current_snapshot() AS s) snap
+)"""
+
+
+def _watermark() -> ColumnElement[int]:
+    return literal_column(WATERMARK)
+
+
+def _deliverable(session: AsyncSession) -> ColumnElement[bool]:
+    if session.get_bind().dialect.name != "postgresql":
+        return true()  # SQLite writers take turns: the log is always complete up to its end
+    return TicketHistory.tx < _watermark()
+
+
+async def latest_position(session: AsyncSession) -> Position:
+    """The last deliverable change: a new live subscriber starts right after it."""
+    row = (
+        await session.execute(
+            select(TicketHistory.tx, TicketHistory.id)
+            .where(_deliverable(session))
+            .order_by(TicketHistory.tx.desc(), TicketHistory.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return START if row is None else (int(row[0]), int(row[1]))
+
+
+async def position_of(session: AsyncSession, history_id: int) -> Position | None:
+    """Where history row `history_id` (an event's cursor) sits in the log; None if no such row."""
+    if history_id == 0:
+        return START
+    tx = await session.scalar(select(TicketHistory.tx).where(TicketHistory.id == history_id))
+    return None if tx is None else (int(tx), history_id)
+
+
+async def undelivered(session: AsyncSession) -> bool:
+    """Whether committed rows wait above the watermark for an older transaction to finish."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    found = await session.scalar(
+        select(TicketHistory.id).where(TicketHistory.tx >= _watermark()).limit(1)
+    )
+    return found is not None
 
 
 async def load_changes(
     session: AsyncSession,
     *,
-    after: int,
+    after: Position,
     organization_id: int | None = None,
     customer_id: int | None = None,
     ticket_id: int | None = None,
     limit: int = REPLAY_BATCH,
 ) -> ChangeList:
-    """Changes with history ids above `after`, oldest first, at most about `limit` rows.
+    """Changes after `after` in log order, at most about `limit` rows.
+
+    The log is read in (transaction, id) order and only below the watermark, the oldest
+    transaction still running. Writers take history ids without any global lock, so ids alone
+    become visible out of order; but a transaction older than the watermark can no longer
+    write, and every one that still can sorts after the watermark, so a reader that moved past
+    a position never sees a new row appear before it: resume is gapless and exact. (SQLite:
+    all rows have transaction 0 and writers are serialized, so this is plain id order.)
 
     Scope them to an organization (staff), a customer's tickets, and/or one ticket. The caller
     applies the subscriber's policies; this returns internal entries too.
@@ -102,8 +173,9 @@ async def load_changes(
     statement = (
         select(TicketHistory, Ticket.customer_id)
         .join(Ticket, Ticket.id == TicketHistory.ticket_id)
-        .where(TicketHistory.id > after)
-        .order_by(TicketHistory.id)
+        .where(tuple_(TicketHistory.tx, TicketHistory.id) > tuple_(*after))
+        .where(_deliverable(session))
+        .order_by(TicketHistory.tx, TicketHistory.id)
         .limit(limit + 1)
     )
     if organization_id is not None:
@@ -116,7 +188,7 @@ async def load_changes(
     truncated = len(fetched) > limit
     rows = [row for row, _ in fetched[:limit]]
     customers_of = {row.ticket_id: customer for row, customer in fetched}
-    # Rows of one change are consecutive in id order; a change cut by the limit is left for
+    # Rows of one change are consecutive in log order; a change cut by the limit is left for
     # the next call.
     groups = [list(g) for _, g in groupby(rows, key=_change_key)]
     if truncated and len(groups) > 1:

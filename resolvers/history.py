@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import HistoryAction, Ticket, TicketHistory
@@ -21,9 +20,6 @@ from models.base import utcnow
 from models.enums import HistoryField
 from permissions import Actor
 from subscriptions.events import PENDING_EVENTS, TicketEventEnvelope, kind_of
-
-# Arbitrary, fixed: the advisory lock that orders history writers on PostgreSQL.
-HISTORY_LOCK_KEY = 0x4845_4C50_4445_534B  # "HELPDESK"
 
 # Fields whose history customers never see.
 STAFF_ONLY_FIELDS = frozenset({"metadata"})
@@ -66,11 +62,6 @@ async def record_change(
     """Write the history rows of one change to one ticket and queue its event."""
     if not entries:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        # History ids double as event cursors, so they must become visible in id order: hold
-        # one transaction-scoped lock from taking ids until commit. (SQLite writers are
-        # serialized already.) A subscriber that saw cursor N can then never miss an id < N.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HISTORY_LOCK_KEY})
     now = utcnow()
     rows = [
         TicketHistory(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,7 @@ from permissions.ticket import may_add_internal_note
 from resolvers.attachment import AttachRequest, attach, files_to_attach
 from resolvers.errors import UnauthenticatedError, UserErrorCode, UserInputError, user_error
 from resolvers.history import Entry, field_changed, record_change
+from resolvers.locks import LockClass, lock_key
 from resolvers.ticket_write import ticket_for_update, touch
 from resolvers.validation import BODY_MAX, IDEMPOTENCY_KEY_MAX, Problems
 from resolvers.workflow import REOPENED_BY_CUSTOMER_REPLY, apply_status
@@ -146,11 +147,8 @@ def _author_type(actor: Actor) -> AuthorType:
 async def _take_turns(session: AsyncSession, actor: Actor, key: str) -> None:
     """Concurrent retries of one key by one author wait for each other (PostgreSQL; SQLite
     writers are serialized), so the second finds the first's response."""
-    if session.get_bind().dialect.name == "postgresql":
-        scope = f"response:{_author_type(actor).value}:{actor.id}:{key}"
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:scope))"), {"scope": scope}
-        )
+    scope = f"{_author_type(actor).value}:{actor.id}:{key}"
+    await lock_key(session, LockClass.REPLY_IDEMPOTENCY_KEY, scope)
 
 
 async def _by_key(session: AsyncSession, actor: Actor, key: str) -> TicketResponse | None:

@@ -20,6 +20,7 @@ from models import Priority, Status, Ticket, TicketHistory, TicketResponse
 from permissions import Actor
 from permissions.ticket import history_visibility, readable_tickets, response_visibility
 from resolvers.errors import BadUserInputError, NotFoundError
+from resolvers.locks import check_lock_order, is_postgres, ticket_lock, transaction_id_if_assigned
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
 
 PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.URGENT: 3}
@@ -74,12 +75,24 @@ async def get_ticket_for_update(session: AsyncSession, actor: Actor, ticket_id: 
     """Like get_ticket, locking the row until commit (PostgreSQL; SQLite writers are serialized
     already), so that concurrent writers to one ticket take turns instead of failing on its
     version, and each sees the other's result."""
-    ticket = await session.scalar(
-        readable_tickets(actor)
-        .where(Ticket.id == ticket_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    statement = readable_tickets(actor).where(Ticket.id == ticket_id)
+    if not is_postgres(session):
+        ticket = await session.scalar(
+            statement.with_for_update().execution_options(populate_existing=True)
+        )
+    else:
+        # The ticket's advisory lock is taken while the row is read, before the row lock gives
+        # the transaction its id (resolvers/locks.py), in the same round trip.
+        row = (
+            await session.execute(
+                statement.add_columns(ticket_lock(Ticket.id), transaction_id_if_assigned())
+                .with_for_update(of=Ticket)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        ticket = None if row is None else row[0]
+        if row is not None:
+            check_lock_order(row[2], "a ticket write")
     if ticket is None:
         raise NotFoundError("ticket not found")
     return ticket

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,7 @@ from resolvers.errors import (
 )
 from resolvers.history import Entry, field_changed, record_change
 from resolvers.idempotency import idempotency_scope, request_fingerprint
+from resolvers.locks import LockClass, lock_key, lock_tickets
 from resolvers.ticket import get_ticket_for_update
 from resolvers.validation import (
     DESCRIPTION_MAX,
@@ -138,10 +139,7 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         if session.get_bind().dialect.name == "postgresql":
             # Concurrent retries of one key take turns here, so the loser finds the winner's
             # ticket instead of using up a ticket number. (SQLite writers are serialized.)
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:scope), hashtext(:key))"),
-                {"scope": scope, "key": key},
-            )
+            await lock_key(session, LockClass.TICKET_IDEMPOTENCY_KEY, f"{scope}:{key}")
         existing = await _by_idempotency_key(session, actor, scope, key, fingerprint)
         if existing is not None:
             return existing
@@ -513,7 +511,9 @@ async def bulk_update_tickets(
         raise user_error("ticketIds", "name at least one ticket", UserErrorCode.REQUIRED)
     if len(requested) > BULK_MAX:
         raise user_error("ticketIds", f"at most {BULK_MAX} tickets at once", UserErrorCode.TOO_MANY)
-    # Locked in id order, so that two bulk updates over overlapping tickets cannot deadlock.
+    # Locked in id order, so that two bulk updates over overlapping tickets cannot deadlock;
+    # every ticket lock first, before the row locks give the transaction its id.
+    await lock_tickets(session, requested, "a bulk update")
     locked = await session.scalars(
         readable_tickets(actor)
         .where(Ticket.id.in_(set(requested)))

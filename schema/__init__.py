@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -88,13 +88,16 @@ def create_schema(
     introspection: bool = True,
     limits: QueryLimits | None = None,
     field_suggestions: bool = True,
+    observers: Sequence[type[SchemaExtension]] = (),
 ) -> HelpdeskSchema:
-    """Build the schema. Extensions are classes or factories, built per request."""
+    """Build the schema. Extensions are classes or factories, built per request; `observers`
+    (metrics, logs, tracing) come first, so that they see each operation whole."""
     limits = limits or QueryLimits()
     # The parser and validation LRU caches live at module level (keyed by maxsize), so a
     # factory still shares one cache across requests. Order matters: the token limit is a
     # parse option, the rules join before validation, and the cost is checked after it.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        *observers,
         MaskUnexpectedErrors,
         *limit_extensions(limits),
         lambda: ParserCache(maxsize=1024),

@@ -284,6 +284,9 @@ class Context:
     # The caller's rate-limit budget after this request (server.ratelimit.RateLimitState);
     # None when rate limiting is off.
     rate_limit: Any = None
+    # The id the request's document is persisted under (APQ hash or allow-list id), if any:
+    # a stable key for per-document caches and plans.
+    document_id: str | None = None
     _scope: Scope | None = None
 
     @property

@@ -19,7 +19,7 @@ from permissions.fields import IsAuthenticated
 from resolvers import stats
 from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError, UnauthenticatedError
-from resolvers.events import TicketChange, load_changes
+from resolvers.events import Position, TicketChange, load_changes, position_of
 from schema.context import Context, Info, Scope, act_as
 from schema.enums import TicketPriority, TicketStatus
 from schema.history import HistoryEntry
@@ -147,11 +147,12 @@ def _routing(actor: Actor) -> tuple[int | None, int | None]:
     return None, actor.id
 
 
-async def _close_slow(ctx: Context, last: int) -> None:
+async def _close_slow(ctx: Context, sent: str | None) -> None:
     websocket = ctx.request
     close = getattr(websocket, "close", None)
     if close is not None:
-        await close(code=CLOSE_TOO_SLOW, reason=f"too slow to keep up; resume with after={last}")
+        resume = f"; resume with after={sent}" if sent is not None else ""
+        await close(code=CLOSE_TOO_SLOW, reason=f"too slow to keep up{resume}")
 
 
 @strawberry.type
@@ -180,7 +181,19 @@ class Subscription:
             await ctx.run(lambda s: tickets.get_ticket(s, actor, only_ticket))
             await ctx.close()
         matches = _Matcher(actor, filter, only_ticket)
-        last = _parse_cursor(after)
+        resume = _parse_cursor(after)
+        # The last cursor sent (what the client would resume from).
+        sent = after
+        last: Position | None = None
+        if resume is not None:
+            async with ctx.sessionmaker() as session:
+                act_as(session, actor)  # a cursor the subscriber may not see is no cursor
+                last = await position_of(session, resume)
+            if last is None:
+                # Unknown, newer than any event, or someone else's.
+                raise BadUserInputError(
+                    "after must be the cursor of an event you received (or subscribe without)"
+                )
         hub = ctx.services.hub
         async with hub.subscribe(organization_id=organization_id, customer_id=customer_id) as (
             subscription,
@@ -190,7 +203,7 @@ class Subscription:
             if last is None:
                 # Live only: the hub delivers everything after `start` through the queue.
                 last = start
-            elif start - last > MAX_REPLAY:
+            elif start[1] - last[1] > MAX_REPLAY:
                 raise BadUserInputError("that cursor is too old to replay; reload and subscribe")
             # Replay from the log up to now; live changes meanwhile wait in the queue.
             while replaying:
@@ -204,11 +217,12 @@ class Subscription:
                         ticket_id=only_ticket,
                     )
                 for change in batch:
-                    last = change.cursor
+                    last = change.position
                     if ctx.access_revoked:
                         return  # the socket's user lost its rights; the socket is closing
                     view = _event_for(ctx, change) if matches(change) else None
                     if view is not None:
+                        sent = view[0].cursor
                         with ctx.event_scope(view[1]):
                             yield view[0]
                         await view[1].close()
@@ -218,15 +232,16 @@ class Subscription:
                 try:
                     change = await subscription.get()
                 except SlowSubscriberError:
-                    await _close_slow(ctx, last)
+                    await _close_slow(ctx, sent)
                     return
-                if change.cursor <= last:
+                if change.position <= last:
                     continue
-                last = change.cursor
+                last = change.position
                 if ctx.access_revoked:
                     return  # the socket's user lost its rights; the socket is closing
                 view = _event_for(ctx, change) if matches(change) else None
                 if view is not None:
+                    sent = view[0].cursor
                     with ctx.event_scope(view[1]):
                         yield view[0]
                     await view[1].close()
@@ -269,7 +284,7 @@ class Subscription:
                 try:
                     change = await subscription.get()
                 except SlowSubscriberError:
-                    await _close_slow(ctx, 0)
+                    await _close_slow(ctx, None)
                     return
                 if not may_receive(actor, change.envelope):
                     continue

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from permissions import Actor
 from resolvers.errors import DomainError
-from resolvers.identity import actor_for_subject, actors_for_subjects
+from resolvers.identity import actors_for_subjects
 
 logger = logging.getLogger("helpdesk.access")
 
@@ -64,26 +64,46 @@ class ActorCache:
 
 
 class Directory:
-    """Resolves subjects to Actors, never more than the cache's `ttl` out of date."""
+    """Resolves subjects to Actors, never more than the cache's `ttl` out of date.
+
+    Lookups of one subject that overlap share one query (a user opening many sockets at once,
+    or many sockets of one user re-checked together).
+    """
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float) -> None:
         self._sessionmaker = sessionmaker
         self.cache = ActorCache(ttl)
+        self._inflight: dict[str, asyncio.Task[dict[str, Actor | DomainError]]] = {}
 
     async def actor(self, subject: str) -> Actor:
         """The subject's Actor; DomainError (unknown, deactivated) when it has none."""
         cached = self.cache.get(subject)
         if cached is not None:
             return cached
-        async with self._sessionmaker() as session:
-            actor = await actor_for_subject(session, subject)
-        self.cache.put(subject, actor)
-        return actor
+        found = (await self._current_one(subject))[subject]
+        if isinstance(found, DomainError):
+            raise type(found)(found.message)
+        return found
 
     async def current(self, subjects: Iterable[str]) -> dict[str, Actor | DomainError]:
         """Every subject's Actor (or error) as the database has it now, in two queries."""
+        wanted = set(subjects)
+        if len(wanted) == 1:
+            return await self._current_one(wanted.pop())
+        return await self._load(wanted)
+
+    async def _current_one(self, subject: str) -> dict[str, Actor | DomainError]:
+        task = self._inflight.get(subject)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._load({subject}))
+            self._inflight[subject] = task
+            task.add_done_callback(lambda _: self._inflight.pop(subject, None))
+        # Shielded: one waiter giving up (its socket closed) does not cancel the others'.
+        return await asyncio.shield(task)
+
+    async def _load(self, subjects: set[str]) -> dict[str, Actor | DomainError]:
         async with self._sessionmaker() as session:
-            found = await actors_for_subjects(session, set(subjects))
+            found = await actors_for_subjects(session, subjects)
         for subject, actor in found.items():
             if isinstance(actor, Actor):
                 self.cache.put(subject, actor)

@@ -16,21 +16,31 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from models import migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
-from resolvers.events import TicketChange, latest_cursor, load_changes
+from resolvers.events import (
+    Position,
+    TicketChange,
+    latest_position,
+    load_changes,
+    undelivered,
+)
 from schema import create_schema
 from schema.errors import is_database_unavailable
 from schema.limits import QueryLimits
+from server import metrics
 from server.access import Directory, LiveSockets
 from server.attachments import attachment_files, attachment_routes, run_cleanup
 from server.auth import TokenVerifier
-from server.observability import RequestIdMiddleware, install_log_record_factory
+from server.observability import RequestIdMiddleware, ensure_logging
+from server.persisted import create_persisted_queries
 from server.ratelimit import create_rate_limiter
-from server.settings import Settings
+from server.settings import Settings, SettingsError
+from server.telemetry import create_extensions
 from server.view import HelpdeskGraphQL, Resources, Runtime
+from server.web import dashboard_page, static_files
 from subscriptions.backends import create_backend
 from subscriptions.hub import EventHub
 
@@ -42,20 +52,26 @@ def create_hub(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession
 
     # The hub loads each change once for all subscribers (as the system) and every
     # subscriber's stream then applies that subscriber's policies.
-    async def load_after(cursor: int) -> list[TicketChange]:
+    async def load_after(position: Position) -> list[TicketChange]:
         async with sessionmaker() as session:
             set_row_security(session, "system")
-            return await load_changes(session, after=cursor)
+            return await load_changes(session, after=position)
 
-    async def latest() -> int:
+    async def latest() -> Position:
         async with sessionmaker() as session:
             set_row_security(session, "system")
-            return await latest_cursor(session)
+            return await latest_position(session)
+
+    async def waiting() -> bool:
+        async with sessionmaker() as session:
+            set_row_security(session, "system")
+            return await undelivered(session)
 
     return EventHub(
         create_backend(settings.broadcast_url),
         load_after,
         latest,
+        waiting,
         queue_size=settings.subscriber_queue_size,
     )
 
@@ -94,6 +110,19 @@ async def check_row_security(settings: Settings, resources: Resources) -> None:
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application for these settings (default: from the environment)."""
     settings = settings or Settings.from_env()
+    # Here, not only in `helpdesk serve`: this runs in every worker process.
+    ensure_logging(settings.log_level, settings.log_format)
+    settings.require_token_key()
+    try:
+        # Built now, so that a bad manifest stops the start (in every worker) with its reason.
+        persisted_queries = create_persisted_queries(
+            settings.persisted_queries,
+            settings.persisted_queries_manifest,
+            settings.broadcast_url,
+            settings.persisted_queries_cache_size,
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     verifier = TokenVerifier(settings)
     runtime = Runtime()
 
@@ -104,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )
+        pool_limit = settings.db_pool_size + settings.db_max_overflow
+        metrics.instrument_pool(engine, pool_limit)
         sessionmaker = create_sessionmaker(engine)
         hub = create_hub(settings, sessionmaker)
         await hub.connect()
@@ -121,9 +152,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sockets=sockets,
             attachment_files=files,
             public_url=settings.public_url,
+            persisted_queries=persisted_queries,
         )
         sockets.start()
-        await check_row_security(settings, runtime.resources)
         interval = settings.attachment_cleanup_interval_seconds
         cleanup = (
             asyncio.create_task(
@@ -133,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else None
         )
         try:
+            await check_row_security(settings, runtime.resources)
             yield
         finally:
             if cleanup is not None:
@@ -142,8 +174,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             runtime.resources = None
             await sockets.stop()
             await rate_limiter.close()
+            await persisted_queries.close()
             await hub.disconnect()
             await engine.dispose()
+            metrics.uninstrument_pool(pool_limit)
+            metrics.worker_exited()
 
     limits = QueryLimits(
         max_depth=settings.max_query_depth,
@@ -160,6 +195,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             introspection=settings.introspection,
             limits=limits,
             field_suggestions=settings.field_suggestions,
+            observers=create_extensions(tracing=settings.tracing),
         ),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
@@ -200,7 +236,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
-    install_log_record_factory()
+    async def dashboard(request: Request) -> Response:
+        return dashboard_page()
+
     middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins:
         middleware.append(
@@ -218,13 +256,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    pages = [Route("/dashboard", dashboard)] if settings.dashboard else []
+    if settings.metrics:
+        pages.append(Route("/metrics", metrics.metrics_endpoint))
     app = Starlette(
         routes=[
+            *pages,
             Route("/graphql", graphql_app),
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *attachment_routes(runtime),
+            Mount("/static", static_files(), name="static"),
         ],
         middleware=middleware,
         lifespan=lifespan,

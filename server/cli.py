@@ -5,30 +5,70 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import Customer, TeamMember, migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
-from server.observability import configure_logging
+from server.metrics import MULTIPROC_ENV
+from server.observability import configure_logging, logging_config
 from server.seed import DemoUser, demo_users, seed_demo
-from server.settings import Settings, SettingsError
+from server.settings import Settings, SettingsError, create_development_secret
 
 T = TypeVar("T")
 SCHEMA_FILE = Path("schema.graphql")
+
+
+NO_DATABASE = "no database yet{where}: run `helpdesk db upgrade`"
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed as one line, without a traceback."""
 
 
 def _settings() -> Settings:
     try:
         return Settings.from_env()
     except SettingsError as exc:
-        raise SystemExit(f"helpdesk: configuration error: {exc}") from None
+        raise CommandError(f"configuration error: {exc}") from None
+
+
+def _sqlite_file(database_url: str) -> Path | None:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).expanduser()
+
+
+def _require_database(settings: Settings) -> None:
+    """Refuse at once (instead of creating an empty SQLite file) when there is no database."""
+    path = _sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        raise CommandError(NO_DATABASE.format(where=f" at {path}"))
+
+
+def _explain(exc: BaseException) -> str | None:
+    """One line for the database failures a user meets, or None for a real bug."""
+    text = str(getattr(exc, "orig", None) or exc)
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return NO_DATABASE.format(where=" (its tables are missing)")
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return f"lost the database connection: {text.splitlines()[0]}"
+    if isinstance(exc, OSError | DBAPIError) or type(exc).__module__.startswith("asyncpg"):
+        first = text.splitlines()[0] if text else type(exc).__name__
+        return f"cannot use the database ({first})"
+    return None
 
 
 def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
@@ -54,10 +94,43 @@ def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings()  # fail fast, before uvicorn spawns workers
+    try:
+        settings.require_token_key()
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from None
+    _require_database(settings)
+    configure_logging(settings.log_level, settings.log_format)
+    metrics_dir = _prepare_metrics_dir(args.workers)
+    try:
+        _run_uvicorn(args, settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _prepare_metrics_dir(workers: int) -> str | None:
+    """With several workers, prometheus-client keeps samples in files that every worker's
+    /metrics adds up: use PROMETHEUS_MULTIPROC_DIR (emptied now: samples of an earlier run
+    would count again) or a temporary folder. Returns a folder to remove afterwards."""
+    configured = os.environ.get(MULTIPROC_ENV)
+    if configured:
+        folder = Path(configured)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        return None
+    if workers <= 1:
+        return None
+    made = tempfile.mkdtemp(prefix="helpdesk-metrics-")
+    os.environ[MULTIPROC_ENV] = made  # inherited by the worker processes
+    return made
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    settings = _settings()  # fail fast, before uvicorn spawns workers
-    configure_logging(settings.log_level)
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -65,6 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level,
+        # Applied by uvicorn in every worker process, not only here.
+        log_config=logging_config(settings.log_level, settings.log_format),
         # Our own access log carries request ids (server.observability).
         access_log=False,
         proxy_headers=True,
@@ -76,10 +151,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # bytes are worth when one change fans out to thousands of sockets.
         ws_per_message_deflate=False,
     )
-    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command != "upgrade":
+        _require_database(_settings())
     if args.db_command == "upgrade":
         _with_engine(lambda engine: migrate.upgrade(engine, args.revision))
         print(f"database at revision {_with_engine(migrate.current_revision)}")
@@ -121,7 +197,13 @@ def cmd_seed(args: argparse.Namespace) -> int:
         return 2
     settings = _settings()
     if settings.is_production:
-        raise SystemExit("helpdesk: refusing to seed demo data with HELPDESK_ENV=production")
+        raise CommandError("refusing to seed demo data with HELPDESK_ENV=production")
+    _require_database(settings)
+    if settings.jwt_secret is None and settings.jwt_jwks_url is None:
+        # The one place (with `make run`, which calls this) that makes a development secret.
+        create_development_secret(settings.data_dir)
+        print(f"created a development JWT secret in {settings.data_dir}")
+        settings = _settings()
     inserted = _with_session(seed_demo)
     print("demo data seeded" if inserted else "demo data already present")
     if not args.quiet and settings.jwt_secret:
@@ -133,10 +215,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     from server.auth import issue_development_token
 
     settings = _settings()
+    if settings.jwt_jwks_url is not None:
+        raise CommandError("tokens come from your identity provider when JWT_JWKS_URL is set")
     if settings.jwt_secret is None:
-        raise SystemExit(
-            "helpdesk: tokens come from your identity provider when JWT_JWKS_URL is set"
+        raise CommandError(
+            f"no development secret in {settings.data_dir}: run `helpdesk seed --demo` "
+            "there first (or set JWT_SECRET, or HELPDESK_DATA_DIR to the folder that has one)"
         )
+    _require_database(settings)
 
     async def find_subject(session: AsyncSession) -> list[str]:
         subjects = list(
@@ -150,7 +236,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     subjects = _with_session(find_subject)
     if len(subjects) != 1:
         reason = "no customer or team member has" if not subjects else "more than one account has"
-        raise SystemExit(f"helpdesk: {reason} the email {args.email!r}")
+        raise CommandError(f"{reason} the email {args.email!r}")
     print(issue_development_token(settings, subjects[0], _duration(args.ttl)))
     return 0
 
@@ -158,7 +244,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 def _duration(text: str) -> dt.timedelta:
     match = re.fullmatch(r"(\d+)([smhd])", text.strip())
     if not match:
-        raise SystemExit(f"helpdesk: --ttl must look like 30m, 12h or 7d, got {text!r}")
+        raise CommandError(f"--ttl must look like 30m, 12h or 7d, got {text!r}")
     amount, unit = int(match.group(1)), match.group(2)
     return dt.timedelta(seconds=amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
 
@@ -256,7 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except CommandError as exc:
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        message = _explain(exc)
+        if message is None:
+            raise
+        print(f"helpdesk: {message}", file=sys.stderr)
+        return 1
     return code
 
 

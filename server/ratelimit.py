@@ -97,9 +97,12 @@ class MemoryRateLimiter:
 class RedisRateLimiter:
     """Fixed one-minute windows counted in Redis, so every instance shares one budget.
 
-    If Redis cannot be reached the request is allowed (and logged): an outage of the limiter
-    must not take the API down with it.
+    If Redis cannot be reached, this process counts on its own for a few seconds before it
+    tries Redis again: an outage of the limiter must neither take the API down nor make every
+    request wait for a connection timeout.
     """
+
+    RETRY_AFTER_OUTAGE = 5.0
 
     def __init__(self, url: str, per_minute: int) -> None:
         self.per_minute = per_minute
@@ -108,8 +111,12 @@ class RedisRateLimiter:
         # without another round trip.
         self._seen_window = 0
         self._seen: dict[str, int] = {}
+        self._local = MemoryRateLimiter(per_minute)
+        self._down_until = 0.0
 
     async def hit(self, key: str) -> float | None:
+        if time.monotonic() < self._down_until:
+            return await self._local.hit(key)
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         name = f"helpdesk:ratelimit:{window}:{key}"
@@ -118,10 +125,11 @@ class RedisRateLimiter:
                 pipe.incr(name)
                 pipe.expire(name, WINDOW_SECONDS * 2)
                 count, _ = await pipe.execute()
-        except (RedisError, OSError):
-            logger.warning("rate limiter unavailable; allowing the request", exc_info=True)
+        except (RedisError, OSError) as exc:
+            logger.warning("rate limiter cannot reach Redis (%s); counting in-process", exc)
             self._seen.pop(key, None)
-            return None
+            self._down_until = time.monotonic() + self.RETRY_AFTER_OUTAGE
+            return await self._local.hit(key)
         self._remember(window, key, int(count))
         if int(count) > self.per_minute:
             return (window + 1) * WINDOW_SECONDS - now
@@ -133,13 +141,15 @@ class RedisRateLimiter:
         self._seen[key] = count
 
     async def state(self, key: str) -> RateLimitState | None:
+        if time.monotonic() < self._down_until:
+            return await self._local.state(key)  # counted in-process while Redis is away
         window = int(time.time() // WINDOW_SECONDS)
         if window == self._seen_window and key in self._seen:
             return _state(self.per_minute, window, self._seen[key])
         try:
             count = await self._redis.get(f"helpdesk:ratelimit:{window}:{key}")
         except (RedisError, OSError):
-            return None  # unknown while Redis is away; hit() allows requests meanwhile
+            return await self._local.state(key)
         return _state(self.per_minute, window, int(count or 0))
 
     async def close(self) -> None:

@@ -42,23 +42,62 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     return number
 
 
+def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    lowered = value.strip().lower()
+    if lowered not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return lowered
+
+
 def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
-def development_secret(data_dir: Path, name: str = "dev-jwt-secret") -> str:
-    """A random HS256 secret made on first use and kept in the data folder (never in the repo).
+DEV_SECRET_FILE = "dev-jwt-secret"
+DEV_ATTACHMENT_KEY_FILE = "dev-attachment-key"
 
-    It keeps development tokens valid across restarts; production refuses to run with it.
-    """
-    path = data_dir / name
-    if path.exists():
+
+def read_development_secret(data_dir: Path) -> str | None:
+    """The development HS256 secret kept in the data folder, if one was made there."""
+    path = data_dir / DEV_SECRET_FILE
+    return path.read_text().strip() if path.is_file() else None
+
+
+def development_attachment_key(data_dir: Path) -> str:
+    """The key of attachment links in development without a shared secret (JWT_JWKS_URL and no
+    ATTACHMENT_SIGNING_KEY): made on first use and kept in the data folder, so every worker
+    signs alike. Making it anywhere is harmless: at worst it ends links of a few minutes."""
+    path = data_dir / DEV_ATTACHMENT_KEY_FILE
+    if path.is_file():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
+
+
+def create_development_secret(data_dir: Path) -> str:
+    """Make (or reuse) the random development secret in the data folder, never in the repo.
+
+    Only `helpdesk seed --demo` (which `make run` calls) makes one, and says so: every other
+    command only reads it, so a command run from the wrong folder never mints a new secret
+    that silently invalidates the tokens handed out so far. Production refuses to run with it.
+    """
+    existing = read_development_secret(data_dir)
+    if existing:
+        return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
+    path = data_dir / DEV_SECRET_FILE
     path.touch(mode=0o600)
     path.write_text(secret)
     return secret
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: a SQLite file in the data folder."""
+    return f"sqlite+aiosqlite:///{data_dir / 'helpdesk.db'}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +114,10 @@ class Settings:
     jwt_leeway_seconds: int = 30
     cors_origins: tuple[str, ...] = ()
     graphiql: bool = True
+    dashboard: bool = True
+    persisted_queries: str = "auto"
+    persisted_queries_manifest: Path | None = None
+    persisted_queries_cache_size: int = 1_000
     introspection: bool = True
     max_query_depth: int = 12
     max_query_aliases: int = 30
@@ -92,6 +135,9 @@ class Settings:
     db_max_overflow: int = 10
     require_row_security: bool = False
     log_level: str = "info"
+    log_format: str = "text"
+    metrics: bool = True
+    tracing: bool = False
     public_url: str | None = None
     attachment_storage_url: str = ""
     attachment_s3_endpoint: str | None = None
@@ -119,7 +165,15 @@ class Settings:
             return derive_key(self.attachment_signing_key, "helpdesk attachment signing key")
         if self.jwt_secret:
             return derive_key(self.jwt_secret)
-        return derive_key(development_secret(self.data_dir, "dev-attachment-key"))
+        return derive_key(development_attachment_key(self.data_dir))
+
+    def require_token_key(self) -> None:
+        """Refuse to serve when no token could ever be verified (no secret, no JWKS URL)."""
+        if self.jwt_secret is None and self.jwt_jwks_url is None:
+            raise SettingsError(
+                "no JWT secret: set JWT_SECRET or JWT_JWKS_URL, or run `helpdesk seed --demo` "
+                f"to create a development secret in {self.data_dir}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,7 +185,8 @@ class Settings:
                 f"HELPDESK_ENV must be development or production, got {environment!r}"
             )
         production = environment == "production"
-        data_dir = Path(env.get("HELPDESK_DATA_DIR", DEFAULT_DATA_DIR))
+        # Absolute, so every process (uvicorn workers too) agrees wherever it runs.
+        data_dir = Path(env.get("HELPDESK_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
 
         jwks_url = env.get("JWT_JWKS_URL") or None
         secret = env.get("JWT_SECRET") or None
@@ -142,13 +197,12 @@ class Settings:
                     "production needs JWT_SECRET (HS256, at least 32 characters) or JWT_JWKS_URL; "
                     "it will not run on the development secret"
                 )
-            secret = development_secret(data_dir)
-            uses_dev_secret = True
+            secret = read_development_secret(data_dir)
+            uses_dev_secret = secret is not None
         if production and secret is not None:
             if len(secret) < MIN_SECRET_LENGTH:
                 raise SettingsError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
-            dev_file = data_dir / "dev-jwt-secret"
-            if dev_file.exists() and dev_file.read_text().strip() == secret:
+            if read_development_secret(data_dir) == secret:
                 raise SettingsError("JWT_SECRET is the development secret; set a real one")
 
         signing_key = env.get("ATTACHMENT_SIGNING_KEY") or None
@@ -175,6 +229,17 @@ class Settings:
         if max_bytes > MAX_ATTACHMENT_BYTES:
             raise SettingsError(f"ATTACHMENT_MAX_BYTES must be at most {MAX_ATTACHMENT_BYTES}")
 
+        persisted = env.get("PERSISTED_QUERIES", "auto").strip().lower()
+        if persisted not in ("auto", "off", "allowlist"):
+            raise SettingsError(
+                f"PERSISTED_QUERIES must be auto, off or allowlist, got {persisted!r}"
+            )
+        manifest = env.get("PERSISTED_QUERIES_MANIFEST") or None
+        # Relative paths are taken from the data folder, like every path the app keeps.
+        manifest_path = data_dir / Path(manifest).expanduser() if manifest else None
+        if persisted == "allowlist" and manifest_path is None:
+            raise SettingsError("PERSISTED_QUERIES=allowlist needs PERSISTED_QUERIES_MANIFEST")
+
         default_algorithms = "RS256" if jwks_url else "HS256"
         algorithms = _list(env.get("JWT_ALGORITHMS", default_algorithms))
         if jwks_url and any(a.startswith("HS") for a in algorithms):
@@ -184,7 +249,7 @@ class Settings:
 
         return cls(
             environment=environment,
-            database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=env.get("DATABASE_URL") or default_database_url(data_dir),
             broadcast_url=env.get("BROADCAST_URL", DEFAULT_BROADCAST_URL),
             data_dir=data_dir,
             jwt_secret=secret if not jwks_url else None,
@@ -195,6 +260,12 @@ class Settings:
             jwt_leeway_seconds=_int(env.get("JWT_LEEWAY_SECONDS", "30"), "JWT_LEEWAY_SECONDS"),
             cors_origins=_list(env.get("CORS_ORIGINS", "")),
             graphiql=_bool(env.get("GRAPHIQL", "false" if production else "true"), "GRAPHIQL"),
+            dashboard=_bool(env.get("DASHBOARD", "false" if production else "true"), "DASHBOARD"),
+            persisted_queries=persisted,
+            persisted_queries_manifest=manifest_path,
+            persisted_queries_cache_size=_int(
+                env.get("PERSISTED_QUERIES_CACHE_SIZE", "1000"), "PERSISTED_QUERIES_CACHE_SIZE"
+            ),
             introspection=_bool(
                 env.get("INTROSPECTION", "false" if production else "true"), "INTROSPECTION"
             ),
@@ -232,7 +303,12 @@ class Settings:
             require_row_security=_bool(
                 env.get("HELPDESK_REQUIRE_ROW_SECURITY", "false"), "HELPDESK_REQUIRE_ROW_SECURITY"
             ),
-            log_level=env.get("LOG_LEVEL", "info").lower(),
+            log_level=_choice(
+                env.get("LOG_LEVEL", "info"), "LOG_LEVEL", ("debug", "info", "warning", "error")
+            ),
+            log_format=_choice(env.get("LOG_FORMAT", "text"), "LOG_FORMAT", ("text", "json")),
+            metrics=_bool(env.get("METRICS", "true"), "METRICS"),
+            tracing=_bool(env.get("TRACING", "false"), "TRACING"),
             public_url=public_url,
             attachment_storage_url=env.get("ATTACHMENT_STORAGE_URL", "").strip(),
             attachment_s3_endpoint=env.get("ATTACHMENT_S3_ENDPOINT") or None,

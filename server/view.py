@@ -27,12 +27,15 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from permissions import Actor
 from resolvers.attachment_transfer import AttachmentFiles
 from resolvers.errors import DomainError
 from schema.context import Context, request_id
 from schema.errors import UNAVAILABLE_MESSAGE, is_database_unavailable
+from server import negotiation
 from server.access import (
     CLOSE_RATE_LIMITED,
     Directory,
@@ -42,8 +45,10 @@ from server.access import (
 )
 from server.anonymous import AnonymousAccess, AuthenticationRequired
 from server.auth import AuthenticationError, TokenVerifier, bearer_token
+from server.persisted import PersistedQueries, PersistedQueryError
 from server.ratelimit import RateLimiter
 from server.settings import Settings
+from server.web import graphiql_page
 from server.websocket import LegacyWSHandler, SendError, SocketRefusedError, TransportWSHandler
 from subscriptions.hub import EventHub
 
@@ -61,6 +66,7 @@ class Resources:
     rate_limiter: RateLimiter
     directory: Directory
     sockets: LiveSockets
+    persisted_queries: PersistedQueries
     # "enforced", "bypassed", "not_applicable" or "unknown" (see check_row_security).
     row_security: str = "unknown"
     # Storage, signer and limits of attachments; the public base URL of signed links.
@@ -147,6 +153,15 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive=self._limited(scope, receive))
+        media = request.state.media_type = negotiation.negotiate(request.headers.get("accept"))
+        if media is None and not self.should_render_graphql_ide(request):
+            response = error_response(
+                "Accept application/graphql-response+json or application/json",
+                "NOT_ACCEPTABLE",
+                406,
+            )
+            await response(scope, receive, send)
+            return
         context = self.new_context(request)
         try:
             try:
@@ -158,6 +173,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                     _rate_key(context.actor, f"ip:{_client_address(request)}")
                 )
                 response = limited or await self.run(request, context=context)
+            except PersistedQueryError as exc:
+                response = error_response(exc.message, exc.code, exc.status_code)
             except RequestTooLargeError:
                 response = error_response(
                     f"the request body is larger than {self._settings.max_body_bytes} bytes",
@@ -194,7 +211,24 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             await context.close()
         if context.rate_limit is not None:
             response.headers.update(context.rate_limit.headers())
+        request_error = getattr(request.state, "request_error", False)
+        response = negotiation.adapt(response, media, request_error)
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Only for a browser's page load: a GET that carries a persisted query (no `query`
+        # parameter) with `Accept: */*` is an API call, not a visit.
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Ours, with packaged assets: Strawberry's page loads GraphiQL from a public CDN.
+        return graphiql_page()
 
     async def parse_http_body(self, request: Any) -> Any:
         try:
@@ -211,6 +245,14 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             isinstance(value, str | None) for value in (data.query, data.operation_name)
         ):
             raise HTTPException(400, "query and operationName must be strings")
+        if data is not None:
+            # Persisted queries resolve to their text before anything else looks at it.
+            document = await self._runtime.get().persisted_queries.resolve(
+                data.query, data.extensions
+            )
+            if document is not None:
+                data.query = document.query
+                kwargs["context"].document_id = document.id
         if data is not None and _is_subscription(data.query, data.operation_name):
             raise HTTPException(
                 400, "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"
@@ -322,6 +364,16 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         }
         await send_error(refusal)
         return False
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # Errors are finished in the schema (codes, request ids, hints) for every transport.
+        body = await super().process_result(request, result)
+        media = getattr(request.state, "media_type", None)
+        if media is not None and negotiation.is_request_error(result):
+            request.state.request_error = True
+        return negotiation.shape(media, result, body)
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: the WebSocket adapter sends bytes as binary frames, which

@@ -21,7 +21,6 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage,
     SubscribeMessage,
 )
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage as LegacyConnectionInitMessage,
 )
@@ -31,6 +30,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from schema.context import Context
+from server.legacy_ws import LegacyGraphQLWSHandler
 
 SendError = Callable[[GraphQLFormattedError], Awaitable[None]]
 
@@ -71,8 +71,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_subscribe(message)
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """The legacy graphql-ws protocol (subscriptions-transport-ws)."""
+class LegacyWSHandler(LegacyGraphQLWSHandler):
+    """The legacy graphql-ws protocol (subscriptions-transport-ws), queries included."""
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
         try:

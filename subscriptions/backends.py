@@ -26,6 +26,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from subscriptions import metrics
+
 logger = logging.getLogger("helpdesk.broadcast")
 
 CHANNEL_PATTERN = "helpdesk.tickets.*"
@@ -66,14 +68,16 @@ class ResilientRedisBackend(BroadcastBackend):
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    async def connect(self) -> None:
+    async def connect(self, wait: float = 2.0) -> None:
+        """Start listening. A Redis that is down at startup is retried in the background, as
+        a later outage is: the server serves meanwhile and /readyz says 503 until it is back."""
         self._task = asyncio.create_task(self._run(), name="helpdesk-redis-listener")
-        # Fail fast at startup when Redis is not there at all; later outages are survived.
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout=10)
+            await asyncio.wait_for(self._connected.wait(), timeout=wait)
         except TimeoutError:
-            await self.disconnect()
-            raise ConnectionError(f"cannot reach Redis at {_redact(self._url)}") from None
+            logger.warning(
+                "Redis at %s is unreachable; serving without it and retrying", _redact(self._url)
+            )
 
     async def disconnect(self) -> None:
         if self._task is not None:
@@ -114,13 +118,20 @@ class ResilientRedisBackend(BroadcastBackend):
             try:
                 await pubsub.psubscribe(self._pattern)
                 self._connected.set()
+                metrics.BROADCAST_CONNECTED.set(1)
                 backoff = 0.1
                 if not first:
                     self.reconnects += 1
                     logger.warning("reconnected to Redis; catching up on missed events")
-                    if self.on_reconnect is not None:
-                        await self.on_reconnect()
                 first = False
+                # Also after a first connection that came late: what was committed while
+                # Redis was away is delivered now.
+                if self.on_reconnect is not None:
+                    try:
+                        await self.on_reconnect()
+                    except Exception:
+                        # The database may be away too; the next trigger retries.
+                        logger.exception("could not catch up after connecting to Redis")
                 await self._read(pubsub)
             except asyncio.CancelledError:
                 raise
@@ -128,6 +139,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 if self._connected.is_set():
                     logger.warning("lost Redis connection (%s); reconnecting", exc)
                 self._connected.clear()
+                metrics.BROADCAST_CONNECTED.set(0)
                 await asyncio.sleep(backoff * (1 + random.random() / 2))
                 backoff = min(backoff * 2, self._max_backoff)
             finally:
@@ -146,6 +158,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 event = Event(channel=message["channel"].decode(), message=message["data"].decode())
             except (UnicodeDecodeError, AttributeError, KeyError, TypeError):
                 self.malformed_messages += 1
+                metrics.EVENTS_DROPPED.labels("malformed").inc()
                 logger.warning("skipped a malformed broadcast message")
                 continue
             try:
@@ -154,6 +167,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 # The hub reloads from the history table, so a dropped trigger is caught up
                 # by the next one; never block the socket reader.
                 self.dropped_messages += 1
+                metrics.EVENTS_DROPPED.labels("inbox_full").inc()
 
 
 async def _close_quietly(pubsub: Any, client: aioredis.Redis) -> None:

@@ -6,11 +6,17 @@ every change after the last one it delivered from the history table, in id order
 the whole process. So a message that arrives late, twice, malformed or not at all never
 reorders, duplicates or loses a change; and fanning a change out to N subscribers costs no
 database work per subscriber.
+
+Announcing is off the mutation's path: `publish` only queues the envelopes, and a background
+task sends them (skipping Redis while it is down) and wakes this process's own subscribers
+at once, so a slow or absent Redis never slows a mutation and local subscribers still see
+local changes during an outage; other instances catch up when they reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -19,22 +25,35 @@ from typing import Any, Protocol
 
 from broadcaster._backends.base import BroadcastBackend
 
+from subscriptions import metrics
 from subscriptions.backends import ResilientRedisBackend
 from subscriptions.events import TicketEventEnvelope, organization_channel
 
 logger = logging.getLogger("helpdesk.hub")
 
+OUTBOX_SIZE = 10_000
+# A publish that takes longer than this is given up (and caught up from the history table).
+PUBLISH_TIMEOUT = 2.0
+
+
+# (writing transaction, history id): the order of the event log (resolvers/events.py).
+Position = tuple[int, int]
+
 
 class Change(Protocol):
     @property
-    def cursor(self) -> int: ...
+    def position(self) -> Position: ...
 
     @property
     def envelope(self) -> TicketEventEnvelope: ...
 
 
-LoadAfter = Callable[[int], Awaitable[Sequence[Any]]]
-LatestCursor = Callable[[], Awaitable[int]]
+LoadAfter = Callable[[Position], Awaitable[Sequence[Any]]]
+LatestPosition = Callable[[], Awaitable[Position]]
+Undelivered = Callable[[], Awaitable[bool]]
+
+# While committed changes wait for an older transaction to finish, look again this often.
+PENDING_POLL_SECONDS = (0.005, 0.02, 0.05, 0.1, 0.25)
 
 
 class SlowSubscriberError(Exception):
@@ -74,32 +93,53 @@ class EventHub:
         self,
         backend: BroadcastBackend,
         load_after: LoadAfter,
-        latest_cursor: LatestCursor,
+        latest_position: LatestPosition,
+        undelivered: Undelivered | None = None,
         *,
         queue_size: int = 256,
     ) -> None:
         self.backend = backend
         self._load_after = load_after
-        self._latest_cursor = latest_cursor
+        self._latest_position = latest_position
+        self._undelivered = undelivered
         self._queue_size = queue_size
         self._subscriptions: set[Subscription] = set()
-        self._last: int | None = None
+        self._last: Position | None = None
         self._advance_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        self._deliverer: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[TicketEventEnvelope] = asyncio.Queue(maxsize=OUTBOX_SIZE)
+        self._sender: asyncio.Task[None] | None = None
         self.published = 0
         self.publish_failures = 0
+        # Announcements not sent at all (outbox full, or Redis known to be down).
+        self.publish_skipped = 0
+        # Changes queued to subscribers, and subscribers dropped for falling behind.
+        self.delivered = 0
+        self.dropped_subscribers = 0
         if isinstance(backend, ResilientRedisBackend):
-            backend.on_reconnect = self.catch_up
+            backend.on_reconnect = self._reconnected
 
     async def connect(self) -> None:
+        """Start following the feed. Returns even when Redis is down (it is retried)."""
         await self.backend.connect()
+        if not isinstance(self.backend, ResilientRedisBackend):
+            metrics.BROADCAST_CONNECTED.set(1)  # in-process: always there
         self._listener = asyncio.create_task(self._listen(), name="helpdesk-event-hub")
+        self._deliverer = asyncio.create_task(self._deliver(), name="helpdesk-event-delivery")
+        self._sender = asyncio.create_task(self._send(), name="helpdesk-event-sender")
 
     async def disconnect(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-            self._listener = None
+        if self._sender is not None:
+            # Announce what is queued (briefly), then stop.
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), timeout=PUBLISH_TIMEOUT)
+        for task in (self._sender, self._listener, self._deliverer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._sender = self._listener = self._deliverer = None
         await self.backend.disconnect()
 
     async def is_ready(self) -> bool:
@@ -115,34 +155,68 @@ class EventHub:
         return len(self._subscriptions)
 
     async def publish(self, envelopes: Sequence[TicketEventEnvelope]) -> None:
-        """Announce committed changes to every instance. Never raises: the change is committed
-        and durable; a lost announcement is caught up from the history table."""
+        """Queue committed changes for announcement to every instance; returns at once and
+        never raises: the change is committed and durable, and a lost announcement is caught
+        up from the history table."""
         for envelope in envelopes:
-            channel = organization_channel(envelope.organization_id)
             try:
-                await self.backend.publish(channel, envelope.to_json())
-                self.published += 1
-            except Exception:
-                self.publish_failures += 1
-                logger.warning("could not broadcast change %s", envelope.cursor, exc_info=True)
+                self._outbox.put_nowait(envelope)
+            except asyncio.QueueFull:
+                self.publish_skipped += 1
+                metrics.EVENTS_DROPPED.labels("outbox_full").inc()
+                logger.warning("event outbox full; change %s is left to catch-up", envelope.cursor)
+
+    async def _send(self) -> None:
+        while True:
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            try:
+                # This process's own subscribers need no round trip through Redis.
+                if self._last is not None:
+                    self.trigger()
+                for envelope in batch:
+                    await self._announce(envelope)
+            finally:
+                for _ in batch:
+                    self._outbox.task_done()
+
+    async def _announce(self, envelope: TicketEventEnvelope) -> None:
+        if isinstance(self.backend, ResilientRedisBackend) and not self.backend.connected:
+            self.publish_skipped += 1  # everyone catches up from the table on reconnect
+            metrics.ANNOUNCEMENTS.labels("skipped").inc()
+            return
+        channel = organization_channel(envelope.organization_id)
+        try:
+            await asyncio.wait_for(
+                self.backend.publish(channel, envelope.to_json()), timeout=PUBLISH_TIMEOUT
+            )
+            self.published += 1
+            metrics.ANNOUNCEMENTS.labels("ok").inc()
+        except Exception as exc:
+            self.publish_failures += 1
+            metrics.ANNOUNCEMENTS.labels("failed").inc()
+            logger.warning("could not broadcast change %s: %s", envelope.cursor, exc)
 
     @asynccontextmanager
     async def subscribe(
         self, *, organization_id: int | None = None, customer_id: int | None = None
-    ) -> AsyncIterator[tuple[Subscription, int]]:
-        """Register a subscriber; yields it and the cursor from which it will receive changes
-        (everything after it arrives in its queue, in order)."""
+    ) -> AsyncIterator[tuple[Subscription, Position]]:
+        """Register a subscriber; yields it and the position from which it will receive
+        changes (everything after it arrives in its queue, in order)."""
         subscription = Subscription(
             organization_id, customer_id, asyncio.Queue(maxsize=self._queue_size)
         )
         async with self._advance_lock:
             if self._last is None:
-                self._last = await self._latest_cursor()
+                self._last = await self._latest_position()
             self._subscriptions.add(subscription)
             start = self._last
+        metrics.SUBSCRIPTIONS.inc()
         try:
             yield subscription, start
         finally:
+            metrics.SUBSCRIPTIONS.dec()
             self._subscriptions.discard(subscription)
             if not self._subscriptions:
                 async with self._advance_lock:
@@ -150,18 +224,29 @@ class EventHub:
                         # Nobody listens: stop following the feed until someone does.
                         self._last = None
 
-    async def catch_up(self) -> None:
-        """Deliver every committed change not yet delivered (after a reconnect, or a trigger)."""
+    async def catch_up(self) -> bool:
+        """Deliver every deliverable change not yet delivered (after a reconnect, or a
+        trigger). True when committed changes still wait for an older transaction."""
         async with self._advance_lock:
             if self._last is None:
-                return
+                return False
             while True:
                 changes = await self._load_after(self._last)
                 for change in changes:
-                    self._last = change.cursor
+                    self._last = change.position
                     self._route(change)
+                    _observe_lag(change)
                 if not getattr(changes, "more", False):
-                    return
+                    break
+            return self._undelivered is not None and await self._undelivered()
+
+    def trigger(self) -> None:
+        """Something was committed somewhere: catch up soon (triggers coalesce)."""
+        self._wake.set()
+
+    async def _reconnected(self) -> None:
+        # Announcements may have been lost while Redis was away: the log has them all.
+        self.trigger()
 
     def _route(self, change: Any) -> None:
         envelope: TicketEventEnvelope = change.envelope
@@ -169,20 +254,57 @@ class EventHub:
             if subscription.organization_id == envelope.organization_id or (
                 subscription.customer_id == envelope.customer_id and not envelope.internal
             ):
+                if subscription.overflowed:
+                    continue
                 subscription.offer(change)
+                if subscription.overflowed:
+                    self.dropped_subscribers += 1
+                    metrics.EVENTS_DROPPED.labels("slow_subscriber").inc()
+                else:
+                    self.delivered += 1
+                    metrics.EVENTS_DELIVERED.inc()
 
     async def _listen(self) -> None:
         while True:
             event = await self.backend.next_published()
             try:
-                envelope = TicketEventEnvelope.from_json(event.message)
+                TicketEventEnvelope.from_json(event.message)
             except (ValueError, KeyError, TypeError):
+                metrics.EVENTS_DROPPED.labels("malformed").inc()
                 logger.warning("skipped a malformed event on %s", event.channel)
                 continue
-            if self._last is None or envelope.cursor <= self._last:
-                continue
+            if self._last is not None:
+                self.trigger()
+
+    async def _deliver(self) -> None:
+        """Catch up once per burst of triggers; while committed changes wait above the
+        watermark for an older transaction, look again shortly (that transaction may roll
+        back and never announce anything)."""
+        waits = 0
+        while True:
+            if waits == 0:
+                await self._wake.wait()
+            else:
+                delay = PENDING_POLL_SECONDS[min(waits, len(PENDING_POLL_SECONDS)) - 1]
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
             try:
-                await self.catch_up()
+                pending = await self.catch_up()
             except Exception:
-                # A database hiccup must not kill the listener; the next trigger retries.
+                # A database hiccup must not stop delivery; the next trigger retries.
                 logger.exception("could not load changes after %s", self._last)
+                pending = False
+            waits = waits + 1 if pending else 0
+
+
+def _observe_lag(change: Any) -> None:
+    """Commit-to-delivery time of a change, from its newest history entry's timestamp."""
+    history = getattr(change, "history", None)
+    if not history:
+        return
+    committed = history[-1].created_at
+    if committed.tzinfo is None:
+        committed = committed.replace(tzinfo=dt.UTC)
+    lag = (dt.datetime.now(dt.UTC) - committed).total_seconds()
+    metrics.FANOUT_LAG.observe(max(0.0, lag))

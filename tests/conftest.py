@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -192,3 +192,13 @@ async def session(db: Stack) -> AsyncIterator[AsyncSession]:
     """A session for arranging data; commit what the API should see."""
     async with db.sessionmaker() as session:
         yield session
+
+
+@pytest.fixture(autouse=True)
+def _ticket_locks_come_first(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every write path takes its tickets' locks before its first write (resolvers/locks.py),
+    or one ticket's events could reach subscribers out of order: any test that runs such a
+    path fails."""
+    yield
+    late = [r.getMessage() for r in caplog.records if r.name == "helpdesk.locks"]
+    assert late == [], late

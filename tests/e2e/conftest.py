@@ -53,10 +53,12 @@ def server_env(tmp_path: Path, database_url: str, broadcast_url: str) -> dict[st
 
 
 @contextmanager
-def running_server(env: dict[str, str], *extra: str) -> Iterator[str]:
-    """`helpdesk serve` on a free port; yields its base URL once /healthz answers."""
+def running_server(env: dict[str, str], *extra: str, log_path: Path | None = None) -> Iterator[str]:
+    """`helpdesk serve` on a free port; yields its base URL once /healthz answers. Its output
+    goes to `log_path` when given (to read after it stopped), else to a temporary file."""
     port = free_port()
-    with tempfile.TemporaryFile(mode="w+") as log:
+    opened = log_path.open("w+") if log_path else tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+    with opened as log:
         process = subprocess.Popen(
             [*HELPDESK, "serve", "--port", str(port), *extra],
             env=env,

@@ -165,3 +165,44 @@ async def test_redis_restart_loses_nothing_and_resume_is_exact(deployment: Deplo
     assert replayed == [*caught_up, after]
     cursors = [int(e["cursor"]) for e in [first, *replayed]]
     assert cursors == sorted(set(cursors))
+
+
+async def test_serving_through_a_redis_outage_at_startup(deployment: Deployment) -> None:
+    deployment.redis.stop()
+    with running_server(deployment.env) as a, running_server(deployment.env) as b:
+        async with httpx.AsyncClient() as probe:
+            not_ready = await probe.get(f"{a}/readyz")
+            healthy = await probe.get(f"{a}/healthz")
+        async with (
+            GraphQLWebSocket.connect(ws_url(a), deployment.agent) as on_a,
+            GraphQLWebSocket.connect(ws_url(b), deployment.agent) as on_b,
+        ):
+            await on_a.subscribe(EVENTS)
+            await on_b.subscribe(EVENTS)
+            await asyncio.sleep(0.3)
+
+            await reply(a, deployment.agent, "written while Redis is down")
+            local = await event(on_a)
+            # Instance B cannot hear of it yet...
+            await on_b.nothing_for(0.5)
+
+            deployment.redis.start()
+            await ready_again(a)
+            await ready_again(b)
+            # ...and catches up as soon as it reaches Redis; live delivery works again.
+            caught_up = await event(on_b, within=15)
+            await reply(a, deployment.agent, "written after Redis came back")
+            live = [await event(on_b), await event(on_a)]
+
+    assert healthy.status_code == 200
+    assert not_ready.status_code == 503
+    readiness = not_ready.json()
+    assert readiness.pop("rowSecurity") in ("enforced", "bypassed", "not_applicable")
+    assert readiness == {
+        "status": "unavailable",
+        "database": "ok",
+        "broadcast": "unreachable",
+    }
+    assert local["response"]["body"] == "written while Redis is down"
+    assert caught_up == local
+    assert [e["response"]["body"] for e in live] == ["written after Redis came back"] * 2

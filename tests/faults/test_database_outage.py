@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from models import TicketHistory
-from resolvers.history import HISTORY_LOCK_KEY
+from resolvers.locks import LockClass
 from tests.backends import POSTGRES_URL, configured_backends
 from tests.conftest import Stack
 from tests.factories import World, create_world
@@ -80,10 +80,11 @@ if POSTGRES_URL:
     async def test_client_hanging_up_mid_request_leaves_no_open_transaction(
         db: Stack, world: World
     ) -> None:
-        # Hold the history lock elsewhere, so the mutation stops inside its transaction.
+        # Hold the ticket's lock elsewhere, so the mutation stops inside its transaction.
         blocker = db.engine
+        lock = {"c": LockClass.TICKET.value, "k": world.ticket.id}
         async with blocker.connect() as holder:
-            await holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": HISTORY_LOCK_KEY})
+            await holder.execute(text("SELECT pg_advisory_lock(:c, :k)"), lock)
             async with serving(db.app) as ws_url:
                 host, port = ws_url.removeprefix("ws://").split("/")[0].split(":")
                 _reader, writer = await asyncio.open_connection(host, int(port))
@@ -105,7 +106,7 @@ if POSTGRES_URL:
                         await asyncio.sleep(0.02)
                 writer.transport.abort()  # the client hangs up mid-request
                 await asyncio.sleep(0.2)
-                await holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": HISTORY_LOCK_KEY})
+                await holder.execute(text("SELECT pg_advisory_unlock(:c, :k)"), lock)
                 await holder.commit()
                 engine = db.app.state.runtime.get().engine
                 await wait_until(lambda: engine.pool.checkedout() == 0, within=10)

@@ -255,3 +255,25 @@ async def test_a_far_future_expiry_is_watched_without_overflow(db: Stack, world:
         answer = await ws.next_data()
 
     assert answer["data"]["me"]["__typename"] == "TeamMember"
+
+
+async def test_overlapping_lookups_of_one_user_share_one_query(db: Stack, world: World) -> None:
+    # Twenty sockets of one user opening (or re-checked) at once: one lookup, not twenty.
+    from sqlalchemy import event
+
+    from server.access import Directory
+
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    directory = Directory(db.sessionmaker, ttl=0)
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        actors = await asyncio.gather(*(directory.actor(world.agent.user_id) for _ in range(20)))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+    assert {a.id for a in actors} == {world.agent.id}
+    assert len([s for s in statements if "team_members" in s]) == 1

@@ -160,3 +160,31 @@ async def test_a_customers_cursor_is_made_of_what_they_may_see(db: Stack, world:
     assert [c["isInternal"] for c in staff_event["changes"]] == [False, True]
     assert int(customer_event["cursor"]) < int(staff_event["cursor"])
     assert global_id("HistoryEntry", int(customer_event["cursor"])) == visible_ids[-1]
+
+
+@pytest.mark.parametrize("ahead", [1, 10**12], ids=["next-id", "far-ahead"])
+async def test_a_cursor_above_the_newest_change_is_refused(
+    db: Stack, world: World, ahead: int
+) -> None:
+    ticket = global_id("Ticket", world.ticket.id)
+    async with serving(db.app) as url:
+        async with GraphQLWebSocket.connect(url, db.token(world.agent.user_id)) as first:
+            await first.subscribe(EVENTS)
+            await subscribed(db.app, 1)
+            await mutate(db, world.agent, STATUS, {"id": ticket, "status": "IN_PROGRESS"})
+            newest = int((await first.next_data())["data"]["ticketEvents"]["cursor"])
+        async with GraphQLWebSocket.connect(url, db.token(world.agent.user_id)) as again:
+            await again.subscribe(EVENTS, {"after": str(newest + ahead)})
+            refused = await again.receive()
+            assert (await again.receive())["type"] == "complete"
+            # The newest cursor itself is fine: nothing to replay, then live.
+            await again.subscribe(EVENTS, {"after": str(newest)})
+            await again.nothing_for(0.2)
+            await mutate(db, world.agent, STATUS, {"id": ticket, "status": "RESOLVED"})
+            live = (await again.next_data())["data"]["ticketEvents"]
+
+    assert refused["type"] == "next"
+    assert refused["payload"]["data"] is None
+    assert refused["payload"]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "cursor of an event you received" in refused["payload"]["errors"][0]["message"]
+    assert live["ticket"]["status"] == "RESOLVED"

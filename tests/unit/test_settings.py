@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from models.engine import normalize_database_url
-from server.settings import Settings, SettingsError
+from server.settings import Settings, SettingsError, create_development_secret
 
 STRONG = "s" * 48
 
@@ -15,15 +15,46 @@ STRONG = "s" * 48
 def test_development_defaults(tmp_path: Path) -> None:
     settings = Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path)})
 
-    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path}/helpdesk.db"
     assert settings.broadcast_url == "memory://"
     assert settings.graphiql
     assert settings.introspection
+    # Reading settings never makes a secret: only `helpdesk seed --demo` does.
+    assert settings.jwt_secret is None
+    assert not settings.uses_development_secret
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(SettingsError, match="helpdesk seed --demo"):
+        settings.require_token_key()
+
+
+def test_development_secret_is_random_private_and_stable(tmp_path: Path) -> None:
+    made = create_development_secret(tmp_path)
+    settings = Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path)})
+
     assert settings.uses_development_secret
-    # The development secret is random, kept out of the repo, and stable across restarts.
-    assert len(settings.jwt_secret or "") >= 32
+    assert settings.jwt_secret == made
+    assert len(made) >= 32
     assert (tmp_path / "dev-jwt-secret").stat().st_mode & 0o077 == 0
-    assert Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path)}).jwt_secret == settings.jwt_secret
+    assert create_development_secret(tmp_path) == made
+    assert create_development_secret(tmp_path / "other") != made
+
+
+def test_data_dir_is_absolute_and_carries_the_default_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    default = Settings.from_env({})
+    moved = Settings.from_env({"HELPDESK_DATA_DIR": "elsewhere"})
+    explicit = Settings.from_env(
+        {"HELPDESK_DATA_DIR": "elsewhere", "DATABASE_URL": "sqlite:///x.db"}
+    )
+
+    assert default.data_dir == tmp_path / ".helpdesk"
+    assert default.database_url == f"sqlite+aiosqlite:///{tmp_path}/.helpdesk/helpdesk.db"
+    assert moved.data_dir == tmp_path / "elsewhere"
+    assert moved.database_url == f"sqlite+aiosqlite:///{tmp_path}/elsewhere/helpdesk.db"
+    assert explicit.database_url == "sqlite:///x.db"
 
 
 def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
@@ -32,11 +63,10 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
 
 
 def test_production_refuses_the_development_secret(tmp_path: Path) -> None:
-    dev = Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path)})
     env = {
         "HELPDESK_ENV": "production",
         "HELPDESK_DATA_DIR": str(tmp_path),
-        "JWT_SECRET": dev.jwt_secret,
+        "JWT_SECRET": create_development_secret(tmp_path),
     }
 
     with pytest.raises(SettingsError, match="is the development secret"):
