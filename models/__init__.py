@@ -3,6 +3,7 @@
 This package imports nothing from the rest of the project.
 """
 
+from models.attachment import Attachment
 from models.base import Base
 from models.customer import Customer
 from models.enums import ActorType, HistoryAction, Priority, Status, TeamRole
@@ -12,6 +13,7 @@ from models.ticket import Ticket, TicketHistory, TicketResponse
 
 __all__ = [
     "ActorType",
+    "Attachment",
     "Base",
     "Customer",
     "HistoryAction",

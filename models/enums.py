@@ -42,6 +42,7 @@ class HistoryAction(enum.StrEnum):
     RESPONSE_ADDED = "response_added"
     NOTE_ADDED = "note_added"
     ASSIGNED = "assigned"
+    ATTACHMENT_ADDED = "attachment_added"
 
 
 class HistoryField(enum.StrEnum):

@@ -49,6 +49,8 @@ class UserErrorCode(enum.StrEnum):
     TOO_MANY = "too_many"
     NOT_FOUND = "not_found"
     FORBIDDEN = "forbidden"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_TYPE = "unsupported_type"
     ILLEGAL_TRANSITION = "illegal_transition"
     CONFLICT = "conflict"
     TICKET_CLOSED = "ticket_closed"

@@ -117,6 +117,7 @@ class EntryKind(enum.StrEnum):
     METADATA_CHANGED = "metadata_changed"
     RESPONSE_ADDED = "response_added"
     NOTE_ADDED = "note_added"
+    ATTACHMENT_ADDED = "attachment_added"
 
 
 _BY_ACTION = {
@@ -124,6 +125,7 @@ _BY_ACTION = {
     HistoryAction.ASSIGNED: EntryKind.ASSIGNED,
     HistoryAction.RESPONSE_ADDED: EntryKind.RESPONSE_ADDED,
     HistoryAction.NOTE_ADDED: EntryKind.NOTE_ADDED,
+    HistoryAction.ATTACHMENT_ADDED: EntryKind.ATTACHMENT_ADDED,
 }
 _BY_FIELD = {
     HistoryField.TITLE: EntryKind.TITLE_CHANGED,
@@ -151,18 +153,19 @@ def entry_kind(row: TicketHistory) -> EntryKind:
 
 
 def changed_field(row: TicketHistory) -> HistoryField | None:
-    """The ticket field a row changed; None for creation, replies and notes."""
+    """The ticket field a row changed; None for creation, replies, notes and files."""
     if row.action in (
         HistoryAction.CREATED,
         HistoryAction.RESPONSE_ADDED,
         HistoryAction.NOTE_ADDED,
+        HistoryAction.ATTACHMENT_ADDED,
     ):
         return None
     return HistoryField(row.field_name) if row.field_name in _BY_FIELD else None
 
 
 def stored_id(value: str | None) -> int | None:
-    """A row id stored as text (assignee, team, response), None for none."""
+    """A row id stored as text (assignee, team, response, attachment), None for none."""
     return int(value) if value is not None and value.isdigit() else None
 
 

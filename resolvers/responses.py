@@ -8,11 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import HistoryAction, Status, Ticket, TicketResponse
+from models import Attachment, HistoryAction, Status, Ticket, TicketResponse
 from models.base import utcnow
 from models.enums import AuthorType
 from permissions import Actor
 from permissions.ticket import may_add_internal_note
+from resolvers.attachment import AttachRequest, attach, files_to_attach
 from resolvers.errors import UnauthenticatedError, UserErrorCode, UserInputError, user_error
 from resolvers.history import Entry, field_changed, record_change
 from resolvers.locks import LockClass, lock_key
@@ -27,6 +28,7 @@ class AddResponseInput:
     body: str
     internal: bool = False
     idempotency_key: str | None = None
+    attachments: AttachRequest | None = None
 
 
 async def add_response(
@@ -53,16 +55,24 @@ async def add_response(
         key = problems.text("idempotencyKey", data.idempotency_key, maximum=IDEMPOTENCY_KEY_MAX)
     if problems.errors:
         raise UserInputError(problems.errors)
-    request = _Request(ticket.id, body, data.internal)
+    attachment_ids = tuple(sorted(set(data.attachments.ids))) if data.attachments else ()
+    request = _Request(ticket.id, body, data.internal, attachment_ids)
     if key:
         await _take_turns(session, actor, key)
         earlier = await _by_key(session, actor, key)
         if earlier is not None:
-            return ticket, request.replay(earlier)
+            return ticket, await request.replay(session, earlier)
     if not data.internal and ticket.status is Status.CLOSED:
         raise user_error(
             "ticketId", "the ticket is closed; reopen it to reply", UserErrorCode.TICKET_CLOSED
         )
+    # Checked before the first write: on SQLite the savepoint below is the outermost
+    # transaction when nothing was written yet, and releasing it commits the response.
+    files = (
+        await files_to_attach(session, actor, ticket.organization_id, ticket.id, data.attachments)
+        if data.attachments
+        else []
+    )
     now = utcnow()
     response = TicketResponse(
         ticket_id=ticket.id,
@@ -82,9 +92,11 @@ async def add_response(
         earlier = await _by_key(session, actor, key) if key else None
         if earlier is None:
             raise
-        return ticket, request.replay(earlier)
+        return ticket, await request.replay(session, earlier)
     action = HistoryAction.NOTE_ADDED if data.internal else HistoryAction.RESPONSE_ADDED
     entries = [Entry(action, "response", None, response.id, internal=data.internal)]
+    if files:
+        entries += await attach(session, ticket, response, files)
     touch(ticket, entries)
     if not data.internal:
         if actor.is_staff and ticket.first_responded_at is None:
@@ -103,13 +115,22 @@ class _Request:
     ticket_id: int
     body: str
     internal: bool
+    attachment_ids: tuple[int, ...] = ()
 
-    def replay(self, earlier: TicketResponse) -> TicketResponse:
+    async def replay(self, session: AsyncSession, earlier: TicketResponse) -> TicketResponse:
         """The earlier response if it answered this same request; IDEMPOTENCY_KEY_REUSED else."""
-        if (earlier.ticket_id, earlier.body, earlier.is_internal) != (
+        earlier_files = tuple(
+            await session.scalars(
+                select(Attachment.id)
+                .where(Attachment.response_id == earlier.id)
+                .order_by(Attachment.id)
+            )
+        )
+        if (earlier.ticket_id, earlier.body, earlier.is_internal, earlier_files) != (
             self.ticket_id,
             self.body,
             self.internal,
+            self.attachment_ids,
         ):
             raise user_error(
                 "idempotencyKey",

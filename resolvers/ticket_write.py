@@ -31,6 +31,7 @@ from permissions.ticket import (
     may_bulk_update,
     readable_tickets,
 )
+from resolvers.attachment import AttachRequest, attach, files_to_attach
 from resolvers.directory import get_organization
 from resolvers.errors import (
     NotFoundError,
@@ -84,6 +85,7 @@ class CreateTicketInput:
     tags: Sequence[str] = ()
     metadata: dict[str, Any] | None = None
     idempotency_key: str | None = None
+    attachments: AttachRequest | None = None
 
 
 async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketInput) -> Ticket:
@@ -120,8 +122,18 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
     assert customer_id is not None
 
     scope = idempotency_scope(actor)
+    # Files count only when named, so keys used before attachments existed still match.
+    files = sorted(set(data.attachments.ids)) if data.attachments else []
     fingerprint = request_fingerprint(
-        organization.id, customer_id, title, description, data.priority, team_id, tags, metadata
+        organization.id,
+        customer_id,
+        title,
+        description,
+        data.priority,
+        team_id,
+        tags,
+        metadata,
+        *([files] if files else []),
     )
     if key:
         if session.get_bind().dialect.name == "postgresql":
@@ -132,6 +144,11 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         if existing is not None:
             return existing
 
+    attached = (
+        await files_to_attach(session, actor, organization.id, None, data.attachments)
+        if data.attachments
+        else []
+    )
     number = await allocate_ticket_number(session, organization.id)
     now = utcnow()
     ticket = Ticket(
@@ -162,7 +179,10 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
         if existing is None:
             raise
         return existing
-    await record_change(session, actor, ticket, [Entry(HistoryAction.CREATED)])
+    entries = [Entry(HistoryAction.CREATED)]
+    if attached:
+        entries += await attach(session, ticket, None, attached)
+    await record_change(session, actor, ticket, entries)
     return ticket
 
 

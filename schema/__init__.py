@@ -17,6 +17,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from schema.attachment import Attachment
+from schema.attachment_mutations import AttachmentMutation
 from schema.context import request_id
 from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors, finished_error
@@ -38,7 +40,7 @@ class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery, Rat
 
 
 @strawberry.type(description="Change the helpdesk. Every change writes history.")
-class Mutation(TicketMutation):
+class Mutation(TicketMutation, AttachmentMutation):
     pass
 
 
@@ -113,6 +115,7 @@ def create_schema(
             Response,
             HistoryEntry,
             *HISTORY_TYPES,
+            Attachment,
             Customer,
             TeamMember,
             Team,

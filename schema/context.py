@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from models import (
+    Attachment,
     Customer,
     Organization,
     Team,
@@ -30,6 +31,7 @@ from models import (
 from models.engine import set_row_security
 from permissions import Actor
 from permissions.ticket import response_visibility
+from resolvers import attachment as attachments
 from resolvers import loaders as batch
 from resolvers.errors import UserErrorCode, user_error
 from resolvers.history import take_pending_events
@@ -65,6 +67,9 @@ class Loaders:
     history: DataLoader[tuple[int, ChildPage], list[TicketHistory]]
     response_count: DataLoader[int, int]
     history_count: DataLoader[int, int]
+    response_attachments: DataLoader[int, list[Attachment]]
+    ticket_attachments: DataLoader[int, list[Attachment]]
+    visible_attachment: DataLoader[int, Attachment | None]
 
 
 @dataclass
@@ -185,7 +190,20 @@ class Scope:
             history=DataLoader(self._per_ticket(history_for_tickets)),
             response_count=self._count(TicketResponse),
             history_count=self._count(TicketHistory),
+            response_attachments=self._grouped(attachments.attachments_for_responses),
+            ticket_attachments=self._grouped(attachments.attachments_for_tickets),
+            visible_attachment=DataLoader(self._load_visible_attachments),
         )
+
+    def _grouped(
+        self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]
+    ) -> DataLoader[int, list[Any]]:
+        async def load(ids: list[int]) -> list[list[Any]]:
+            async with self.db() as session:
+                grouped = await fetch(session, self.actor, ids)
+            return [grouped[i] for i in ids]
+
+        return DataLoader(load)
 
     def _by_id(self, model: Any) -> DataLoader[int, Any]:
         async def load(ids: list[int]) -> list[Any]:
@@ -199,6 +217,10 @@ class Scope:
             return await batch.rows_by_id(
                 session, TicketResponse, ids, where=response_visibility(self.actor)
             )
+
+    async def _load_visible_attachments(self, ids: list[int]) -> list[Attachment | None]:
+        async with self.db() as session:
+            return await attachments.attachments_by_id(session, self.actor, ids)
 
     def _per_ticket(
         self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]

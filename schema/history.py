@@ -21,6 +21,7 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from models import Attachment as AttachmentModel
 from models import Status
 from models import Team as TeamModel
 from models import TeamMember as TeamMemberModel
@@ -36,6 +37,7 @@ from resolvers.history import (
     stored_json,
     tags_diff,
 )
+from schema.attachment import Attachment
 from schema.context import Info
 from schema.enums import HistoryAction, TicketPriority, TicketStatus
 from schema.ids import encode_id
@@ -49,7 +51,12 @@ TicketField = strawberry.enum(
 )
 
 # History stores database ids; the deprecated text fields give the usual opaque ids instead.
-REFERENCE_FIELDS = {"assignee": "TeamMember", "team": "Team", "response": "Response"}
+REFERENCE_FIELDS = {
+    "assignee": "TeamMember",
+    "team": "Team",
+    "response": "Response",
+    "attachment": "Attachment",
+}
 TYPED = "Select the entry's type instead (e.g. `... on StatusChanged { fromStatus toStatus }`)."
 
 
@@ -76,8 +83,8 @@ class HistoryEntry(relay.Node):
     kind: ClassVar[EntryKind]
 
     @strawberry.field(
-        description="The ticket field this entry changed; null for Created, ResponseAdded and "
-        "NoteAdded.",
+        description="The ticket field this entry changed; null for Created, ResponseAdded, "
+        "NoteAdded and AttachmentAdded.",
         graphql_type=TicketField | None,
     )
     def changed_field(self, root: strawberry.Parent[TicketHistoryModel]) -> HistoryField | None:
@@ -88,7 +95,10 @@ class HistoryEntry(relay.Node):
         return await load_person(info, root.actor_type, root.actor_id)
 
     @strawberry.field(
-        description="The reply or note this entry is about (ResponseAdded, NoteAdded), if any.",
+        description=(
+            "The reply or note this entry is about (ResponseAdded, NoteAdded, AttachmentAdded), "
+            "if any."
+        ),
         graphql_type=Annotated["Response", strawberry.lazy("schema.ticket")] | None,
     )
     async def response(
@@ -116,7 +126,7 @@ class HistoryEntry(relay.Node):
     @strawberry.field(
         description=(
             "The value before, as text: enum values in lower case, tags and metadata as JSON, "
-            "and the global id for assignee, team and response."
+            "and the global id for assignee, team, response and attachment."
         ),
         deprecation_reason=TYPED,
     )
@@ -291,6 +301,49 @@ class NoteAdded(HistoryEntry):
     kind = EntryKind.NOTE_ADDED
 
 
+async def _attachment(info: Info, root: TicketHistoryModel) -> AttachmentModel | None:
+    attachment_id = stored_id(root.new_value)
+    if attachment_id is None:
+        return None
+    found: AttachmentModel | None = await info.context.loaders.visible_attachment.load(
+        attachment_id
+    )
+    return found
+
+
+@strawberry.type(
+    description=(
+        "A file was attached to the ticket (when it was opened), a reply or a note. Staff only "
+        "when the note is internal."
+    )
+)
+class AttachmentAdded(HistoryEntry):
+    kind = EntryKind.ATTACHMENT_ADDED
+
+    @strawberry.field(
+        description="The file; null when you may not see it.", graphql_type=Attachment | None
+    )
+    async def attachment(
+        self, root: strawberry.Parent[TicketHistoryModel], info: Info
+    ) -> AttachmentModel | None:
+        return await _attachment(info, root)
+
+    @strawberry.field(
+        description=(
+            "The reply or note the file came with; null for the files a ticket was opened "
+            "with, and when you may not see it."
+        ),
+        graphql_type=Annotated["Response", strawberry.lazy("schema.ticket")] | None,
+    )
+    async def response(
+        self, root: strawberry.Parent[TicketHistoryModel], info: Info
+    ) -> TicketResponseModel | None:
+        file = await _attachment(info, root)
+        if file is None or file.response_id is None:
+            return None
+        return await info.context.loaders.visible_response.load(file.response_id)
+
+
 HISTORY_TYPES: tuple[type[HistoryEntry], ...] = (
     Created,
     TitleChanged,
@@ -303,5 +356,6 @@ HISTORY_TYPES: tuple[type[HistoryEntry], ...] = (
     MetadataChanged,
     ResponseAdded,
     NoteAdded,
+    AttachmentAdded,
 )
 ENTRY_TYPES: dict[EntryKind, str] = {t.kind: t.__name__ for t in HISTORY_TYPES}

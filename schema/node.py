@@ -12,6 +12,7 @@ from strawberry import relay
 from models import Customer, Organization, Team, TeamMember, TicketHistory, TicketResponse
 from permissions import Actor
 from permissions.fields import IsAuthenticated
+from resolvers import attachment as attachments
 from resolvers import directory
 from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError, NotFoundError
@@ -39,6 +40,7 @@ FETCHERS: dict[str, Fetch] = {
     "TeamMember": _directory(TeamMember),
     "Team": _directory(Team),
     "Organization": _directory(Organization),
+    "Attachment": attachments.attachments_by_id,
 }
 
 

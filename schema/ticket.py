@@ -24,6 +24,7 @@ from resolvers.errors import BadUserInputError
 from resolvers.pagination import Page, PageRequest, page_from_window
 from resolvers.ticket import HISTORY_ORDER, RESPONSE_ORDER, ChildPage
 from resolvers.validation import storable_text, utc_instant
+from schema.attachment import Attachment, response_attachments, ticket_attachments
 from schema.context import Info
 from schema.enums import TicketPriority, TicketStatus
 from schema.history import HistoryEntry as HistoryEntry  # re-exported: the type moved here
@@ -51,6 +52,15 @@ class Response(relay.Node):
         self, root: strawberry.Parent[TicketResponseModel], info: Info
     ) -> CustomerModel | TeamMemberModel | None:
         return await load_person(info, root.author_type, root.author_id)
+
+    @strawberry.field(
+        description="Files attached to this reply or note, oldest first.",
+        graphql_type=list[Attachment],
+    )
+    async def attachments(
+        self, root: strawberry.Parent[TicketResponseModel], info: Info
+    ) -> list[Any]:
+        return await response_attachments(info, root.id)
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
@@ -170,6 +180,16 @@ class Ticket(relay.Node):
             tickets.page_responses,
             RESPONSE_ORDER,
         )
+
+    @strawberry.field(
+        description=(
+            "Files of the ticket itself and of the replies and notes you may read, oldest "
+            "first. Customers never receive an internal note's files."
+        ),
+        graphql_type=list[Attachment],
+    )
+    async def attachments(self, root: strawberry.Parent[TicketModel], info: Info) -> list[Any]:
+        return await ticket_attachments(info, root.id)
 
     @strawberry.field(
         description="Changes, oldest first. Customers do not receive staff-only entries.",

@@ -11,10 +11,12 @@ from strawberry.scalars import JSON
 from permissions.fields import IsAuthenticated
 from resolvers import responses
 from resolvers import ticket_write as writes
+from resolvers.attachment import AttachRequest
 from resolvers.errors import UserErrorCode as DomainUserErrorCode
 from resolvers.errors import UserErrorData, UserInputError
 from resolvers.ticket_write import UNSET as NOT_GIVEN
 from resolvers.ticket_write import TicketChanges
+from schema.attachment import attachment_policy
 from schema.context import Info
 from schema.enums import TicketPriority, TicketStatus
 from schema.ticket import Response, Ticket
@@ -41,6 +43,16 @@ def _optional_id(value: relay.GlobalID | Any | None, type_name: str) -> Any:
     return optional_input_id(value, type_name)
 
 
+def _attach_request(info: Info, ids: list[relay.GlobalID] | None) -> AttachRequest | None:
+    """The files named in attachmentIds; an id of another type is NOT_FOUND in the use case."""
+    if not ids:
+        return None
+    return AttachRequest(
+        [input_id(node_id, "Attachment") for node_id in ids],
+        attachment_policy(info).max_per_response,
+    )
+
+
 # --- createTicket ------------------------------------------------------------------------
 
 
@@ -63,6 +75,10 @@ class CreateTicketInput:
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="A client-chosen key; repeating a create with it returns the first ticket.",
+    )
+    attachment_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None,
+        description="Your uploaded files (createAttachmentUpload with organizationId) to attach.",
     )
 
 
@@ -133,6 +149,13 @@ class AddResponseInput:
         description=(
             "A client-chosen key (at most 100 characters); repeating the same reply with it "
             "returns the first response instead of a second one."
+        ),
+    )
+    attachment_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None,
+        description=(
+            "Your uploaded files (createAttachmentUpload) to attach; at most 10 by default. "
+            "A note's files are internal too."
         ),
     )
 
@@ -223,6 +246,7 @@ class TicketMutation:
             # JSON arrives as plain Python values; the use case checks its shape.
             metadata=cast(Any, input.metadata),
             idempotency_key=input.idempotency_key,
+            attachments=_attach_request(info, input.attachment_ids),
         )
         ticket, errors = await run_write(info, lambda s: writes.create_ticket(s, actor, data))
         return CreateTicketPayload(ticket=ticket, user_errors=errors)  # type: ignore[arg-type]
@@ -259,6 +283,7 @@ class TicketMutation:
             input.body,
             input.internal,
             input.idempotency_key,
+            _attach_request(info, input.attachment_ids),
         )
         result, errors = await run_write(info, lambda s: responses.add_response(s, actor, data))
         ticket, response = result if result else (None, None)

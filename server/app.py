@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from schema.errors import is_database_unavailable
 from schema.limits import QueryLimits
 from server import metrics
 from server.access import Directory, LiveSockets
+from server.attachments import attachment_files, attachment_routes, run_cleanup
 from server.auth import TokenVerifier
 from server.fanout import SharedFanout
 from server.observability import RequestIdMiddleware, ensure_logging
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         rate_limiter = create_rate_limiter(settings.broadcast_url, settings.rate_limit_per_minute)
         directory = Directory(sessionmaker, settings.actor_cache_seconds)
         sockets = LiveSockets(directory, settings.actor_cache_seconds)
+        files = attachment_files(settings)
         runtime.resources = Resources(
             engine=engine,
             sessionmaker=sessionmaker,
@@ -148,6 +151,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             rate_limiter=rate_limiter,
             directory=directory,
             sockets=sockets,
+            attachment_files=files,
+            public_url=settings.public_url,
             persisted_queries=persisted_queries,
             fanout=SharedFanout(
                 lambda query, variables, name, context: graphql_app.schema.subscribe(
@@ -160,10 +165,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else None,
         )
         sockets.start()
+        interval = settings.attachment_cleanup_interval_seconds
+        cleanup = (
+            asyncio.create_task(
+                run_cleanup(sessionmaker, files.storage, interval, runtime.resources.write_gate)
+            )
+            if interval > 0
+            else None
+        )
         try:
             await check_row_security(settings, runtime.resources)
             yield
         finally:
+            if cleanup is not None:
+                cleanup.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await cleanup
             resources, runtime.resources = runtime.resources, None
             if resources is not None and resources.fanout is not None:
                 await resources.fanout.close()
@@ -240,9 +257,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                expose_headers=["X-Request-ID", "Retry-After"],
+                allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Range"],
+                expose_headers=[
+                    "X-Request-ID",
+                    "Retry-After",
+                    "Content-Disposition",
+                    "Content-Range",
+                ],
                 max_age=600,
             )
         )
@@ -256,6 +278,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *attachment_routes(runtime),
             Mount("/static", static_files(), name="static"),
         ],
         middleware=middleware,

@@ -1,4 +1,4 @@
-"""The `helpdesk` command: serve, db, seed, token, schema."""
+"""The `helpdesk` command: serve, db, seed, token, schema, attachments."""
 
 from __future__ import annotations
 
@@ -269,6 +269,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attachments(args: argparse.Namespace) -> int:
+    from server.attachments import cleanup_once, open_attachment_storage
+
+    settings = _settings()
+    storage = open_attachment_storage(settings)
+
+    async def run(engine: AsyncEngine) -> int:
+        return await cleanup_once(create_sessionmaker(engine), storage)
+
+    deleted = _with_engine(run)
+    print(f"deleted {deleted} expired unattached uploads from {storage.description}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="Helpdesk GraphQL API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -315,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     schema_cmd.add_argument("schema_command", choices=["export", "check"])
     schema_cmd.add_argument("--output", default=str(SCHEMA_FILE))
     schema_cmd.set_defaults(handler=cmd_schema)
+
+    files = commands.add_parser("attachments", help="attachment storage")
+    files.add_argument(
+        "attachments_command",
+        choices=["cleanup"],
+        help="cleanup: delete unattached uploads past their expiry, and their objects",
+    )
+    files.set_defaults(handler=cmd_attachments)
     return parser
 
 

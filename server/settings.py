@@ -8,10 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resolvers.attachment_policy import DEFAULT_ALLOWED_TYPES
+from resolvers.signing import derive_key
+
 DEFAULT_DATA_DIR = ".helpdesk"
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR}/helpdesk.db"
 DEFAULT_BROADCAST_URL = "memory://"
 MIN_SECRET_LENGTH = 32
+# GraphQL's Int (byteSize) is 32-bit.
+MAX_ATTACHMENT_BYTES = 2**31 - 1
 
 
 class SettingsError(ValueError):
@@ -49,12 +54,27 @@ def _list(value: str) -> tuple[str, ...]:
 
 
 DEV_SECRET_FILE = "dev-jwt-secret"
+DEV_ATTACHMENT_KEY_FILE = "dev-attachment-key"
 
 
 def read_development_secret(data_dir: Path) -> str | None:
     """The development HS256 secret kept in the data folder, if one was made there."""
     path = data_dir / DEV_SECRET_FILE
     return path.read_text().strip() if path.is_file() else None
+
+
+def development_attachment_key(data_dir: Path) -> str:
+    """The key of attachment links in development without a shared secret (JWT_JWKS_URL and no
+    ATTACHMENT_SIGNING_KEY): made on first use and kept in the data folder, so every worker
+    signs alike. Making it anywhere is harmless: at worst it ends links of a few minutes."""
+    path = data_dir / DEV_ATTACHMENT_KEY_FILE
+    if path.is_file():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
 
 
 def create_development_secret(data_dir: Path) -> str:
@@ -119,11 +139,34 @@ class Settings:
     log_format: str = "text"
     metrics: bool = True
     tracing: bool = False
+    public_url: str | None = None
+    attachment_storage_url: str = ""
+    attachment_s3_endpoint: str | None = None
+    attachment_s3_region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    attachment_signing_key: str | None = field(default=None, repr=False)
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_max_per_response: int = 10
+    attachment_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
+    attachment_upload_url_seconds: int = 900
+    attachment_unattached_seconds: int = 86_400
+    attachment_cleanup_interval_seconds: int = 300
     uses_development_secret: bool = field(default=False, compare=False)
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    def attachment_key(self) -> bytes:
+        """The key of signed attachment URLs: ATTACHMENT_SIGNING_KEY, else derived from the
+        JWT secret, else (development with a JWKS URL) one kept in the data directory."""
+        if self.attachment_signing_key:
+            return derive_key(self.attachment_signing_key, "helpdesk attachment signing key")
+        if self.jwt_secret:
+            return derive_key(self.jwt_secret)
+        return derive_key(development_attachment_key(self.data_dir))
 
     def require_token_key(self) -> None:
         """Refuse to serve when no token could ever be verified (no secret, no JWKS URL)."""
@@ -162,6 +205,30 @@ class Settings:
                 raise SettingsError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
             if read_development_secret(data_dir) == secret:
                 raise SettingsError("JWT_SECRET is the development secret; set a real one")
+
+        signing_key = env.get("ATTACHMENT_SIGNING_KEY") or None
+        if signing_key is not None and len(signing_key) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"ATTACHMENT_SIGNING_KEY must be at least {MIN_SECRET_LENGTH} characters"
+            )
+        if production and jwks_url and signing_key is None:
+            raise SettingsError(
+                "production with JWT_JWKS_URL needs ATTACHMENT_SIGNING_KEY (at least "
+                f"{MIN_SECRET_LENGTH} characters) to sign attachment URLs"
+            )
+        public_url = (env.get("PUBLIC_URL") or "").strip().rstrip("/") or None
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"PUBLIC_URL must start with http:// or https://, got {public_url!r}"
+            )
+        allowed_types = _list(env.get("ATTACHMENT_ALLOWED_TYPES", ",".join(DEFAULT_ALLOWED_TYPES)))
+        max_bytes = _int(
+            env.get("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)),
+            "ATTACHMENT_MAX_BYTES",
+            minimum=1,
+        )
+        if max_bytes > MAX_ATTACHMENT_BYTES:
+            raise SettingsError(f"ATTACHMENT_MAX_BYTES must be at most {MAX_ATTACHMENT_BYTES}")
 
         persisted = env.get("PERSISTED_QUERIES", "auto").strip().lower()
         if persisted not in ("auto", "off", "allowlist"):
@@ -244,5 +311,34 @@ class Settings:
             log_format=_choice(env.get("LOG_FORMAT", "text"), "LOG_FORMAT", ("text", "json")),
             metrics=_bool(env.get("METRICS", "true"), "METRICS"),
             tracing=_bool(env.get("TRACING", "false"), "TRACING"),
+            public_url=public_url,
+            attachment_storage_url=env.get("ATTACHMENT_STORAGE_URL", "").strip(),
+            attachment_s3_endpoint=env.get("ATTACHMENT_S3_ENDPOINT") or None,
+            attachment_s3_region=env.get("ATTACHMENT_S3_REGION") or env.get("AWS_REGION") or None,
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+            attachment_signing_key=signing_key,
+            attachment_max_bytes=max_bytes,
+            attachment_max_per_response=_int(
+                env.get("ATTACHMENT_MAX_PER_RESPONSE", "10"),
+                "ATTACHMENT_MAX_PER_RESPONSE",
+                minimum=1,
+            ),
+            attachment_allowed_types=tuple(t.lower() for t in allowed_types),
+            attachment_upload_url_seconds=_int(
+                env.get("ATTACHMENT_UPLOAD_URL_SECONDS", "900"),
+                "ATTACHMENT_UPLOAD_URL_SECONDS",
+                minimum=10,
+            ),
+            attachment_unattached_seconds=_int(
+                env.get("ATTACHMENT_UNATTACHED_SECONDS", "86400"),
+                "ATTACHMENT_UNATTACHED_SECONDS",
+                minimum=60,
+            ),
+            attachment_cleanup_interval_seconds=_int(
+                env.get("ATTACHMENT_CLEANUP_INTERVAL_SECONDS", "300"),
+                "ATTACHMENT_CLEANUP_INTERVAL_SECONDS",
+            ),
             uses_development_secret=uses_dev_secret,
         )

@@ -31,6 +31,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from permissions import Actor
+from resolvers.attachment_transfer import AttachmentFiles
 from resolvers.errors import DomainError
 from schema.context import Context, request_id
 from schema.errors import UNAVAILABLE_MESSAGE, is_database_unavailable
@@ -71,6 +72,9 @@ class Resources:
     fanout: SharedFanout | None = None
     # "enforced", "bypassed", "not_applicable" or "unknown" (see check_row_security).
     row_security: str = "unknown"
+    # Storage, signer and limits of attachments; the public base URL of signed links.
+    attachment_files: AttachmentFiles | None = None
+    public_url: str | None = None
 
 
 @dataclass

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy.engine import make_url
 
 from models import (
+    Attachment,
     Base,
     Customer,
     Organization,
@@ -19,6 +21,10 @@ from models import (
 )
 from models.engine import create_engine
 from tests.backends import Backend, configured_backends
+from tests.conftest import _maintenance
+
+# Owns the databases of the migration tests that run as production does (see owner_engine).
+OWNER_ROLE = "helpdesk_owner_test"
 
 
 @pytest.fixture(params=configured_backends(), ids=lambda b: b.name)
@@ -27,6 +33,37 @@ async def empty_engine(request: pytest.FixtureRequest, fresh_database):
     engine = create_engine(await fresh_database(backend))
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture(params=configured_backends(), ids=lambda b: b.name)
+async def owner_engine(request: pytest.FixtureRequest, fresh_database):
+    """An empty database migrated by its owner as in production: on PostgreSQL a plain role,
+    to which row security applies (FORCE), not the superuser, which bypasses it."""
+    backend: Backend = request.param
+    url = await fresh_database(backend)
+    if backend.is_postgres:
+        await _maintenance(
+            backend.database,
+            f"""DO $$ BEGIN
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
+                CREATE ROLE {OWNER_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+              END IF;
+            END $$""",
+        )
+        parsed = make_url(url)
+        await _maintenance(
+            backend.database, f'ALTER DATABASE "{parsed.database}" OWNER TO {OWNER_ROLE}'
+        )
+        url = parsed.set(username=OWNER_ROLE).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+async def as_system(conn) -> None:
+    """Row security (PostgreSQL) lets the owner see and write rows only as the system."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT set_config('helpdesk.actor_kind', 'system', true)"))
 
 
 async def table_names(engine) -> set[str]:
@@ -197,3 +234,107 @@ async def test_0005_links_the_history_of_old_seeded_replies_to_their_responses(
         }
     assert {i: rows[i] for i in expected} == {i: ("response", v) for i, v in expected.items()}
     assert rows[orphan] == (None, None)
+
+
+async def test_0006_keeps_every_reply_and_entry_and_its_downgrade_removes_only_file_entries(
+    owner_engine,
+) -> None:
+    """0006 changes `ticket_history` (SQLite rebuilds the table); nothing of 0005's data may be
+    lost. Down again, the `attachment_added` entries and the files go, everything else stays
+    (run by the database's owner: on PostgreSQL row security applies to the migration too)."""
+    empty_engine = owner_engine
+    await migrate.upgrade(empty_engine, "0005")
+    history = TicketHistory.__table__
+    async with empty_engine.begin() as conn:
+        await as_system(conn)
+        org = (
+            await conn.execute(insert(Organization.__table__).values(name="O", slug="o"))
+        ).inserted_primary_key[0]
+        customer = (
+            await conn.execute(
+                insert(Customer.__table__).values(user_id="c", email="c@x.example", name="C")
+            )
+        ).inserted_primary_key[0]
+        ticket = (
+            await conn.execute(
+                insert(Ticket.__table__).values(
+                    organization_id=org, number=1, title="T", customer_id=customer
+                )
+            )
+        ).inserted_primary_key[0]
+        reply = (
+            await conn.execute(
+                insert(TicketResponse.__table__).values(
+                    ticket_id=ticket, author_type="customer", author_id=customer, body="b"
+                )
+            )
+        ).inserted_primary_key[0]
+        for action, field, value in (
+            ("created", None, None),
+            ("response_added", "response", str(reply)),
+        ):
+            await conn.execute(
+                insert(history).values(
+                    ticket_id=ticket,
+                    organization_id=org,
+                    actor_type="customer",
+                    actor_id=customer,
+                    action=action,
+                    field_name=field,
+                    new_value=value,
+                    is_internal=False,
+                )
+            )
+
+    await migrate.upgrade(empty_engine)
+
+    now = dt.datetime.now(dt.UTC)
+    async with empty_engine.begin() as conn:
+        await as_system(conn)
+        assert await conn.scalar(select(func.count()).select_from(history)) == 2
+        assert await conn.scalar(select(func.count()).select_from(TicketResponse.__table__)) == 1
+        file = (
+            await conn.execute(
+                insert(Attachment.__table__).values(
+                    organization_id=org,
+                    ticket_id=ticket,
+                    response_id=reply,
+                    uploader_type="customer",
+                    uploader_id=customer,
+                    filename="a.png",
+                    content_type="image/png",
+                    byte_size=1,
+                    checksum_sha256="0" * 64,
+                    storage_key="k",
+                    created_at=now,
+                    uploaded_at=now,
+                    attached_at=now,
+                    expires_at=now,
+                )
+            )
+        ).inserted_primary_key[0]
+        await conn.execute(
+            insert(history).values(
+                ticket_id=ticket,
+                organization_id=org,
+                actor_type="customer",
+                actor_id=customer,
+                action="attachment_added",
+                field_name="attachment",
+                new_value=str(file),
+                is_internal=False,
+            )
+        )
+
+    await migrate.downgrade(empty_engine, "0005")
+
+    async with empty_engine.begin() as conn:
+        await as_system(conn)
+        actions = sorted((await conn.scalars(select(history.c.action))).all())
+        replies = await conn.scalar(select(func.count()).select_from(TicketResponse.__table__))
+    assert actions == ["created", "response_added"]
+    assert replies == 1
+    assert "attachments" not in await table_names(empty_engine)
+
+    await migrate.upgrade(empty_engine)
+    assert await migrate.pending_model_changes(empty_engine) == []

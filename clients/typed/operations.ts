@@ -10,6 +10,7 @@ import {
   OpenDocument,
   QueueDocument,
   type AdminDashboardQuery,
+  type FilesQuery,
   type FirstLookQuery,
   type LiveSubscription,
   type LiveStatsSubscription,
@@ -40,7 +41,8 @@ export function latestReplies(result: FirstLookQuery): string[] {
 }
 
 export function queueRows(result: QueueQuery): Array<[number, string, TicketStatus]> {
-  return result.tickets.nodes.map((t) => [t.number, t.title, t.status]);
+  // Query roots are nullable (null with an error at that path): no list, no rows.
+  return (result.tickets?.nodes ?? []).map((t) => [t.number, t.title, t.status]);
 }
 
 export const queueVariables: QueueQueryVariables = { team: "VGVhbTox", after: null };
@@ -54,7 +56,7 @@ export function openedNumber(result: OpenMutation): number | null {
 export const openVariables: OpenMutationVariables = { org: "T3JnYW5pemF0aW9uOjE=" };
 
 export function busiestTeam(result: AdminDashboardQuery): string | null {
-  const [top] = [...result.metrics.byTeam].sort((a, b) => b.count - a.count);
+  const [top] = [...(result.metrics?.byTeam ?? [])].sort((a, b) => b.count - a.count);
   return top?.team?.name ?? null;
 }
 
@@ -77,3 +79,8 @@ export const documents: Array<TypedDocumentNode<unknown, never>> = [
   LiveDocument,
   LiveStatsDocument,
 ] as Array<TypedDocumentNode<unknown, never>>;
+
+export function downloadLinks(result: FilesQuery): Array<[string, string | null]> {
+  // `url` is null until the file is attached; a link expires after `expiresIn` seconds.
+  return (result.ticket?.attachments ?? []).map((file) => [file.filename, file.url]);
+}

@@ -12,6 +12,7 @@ in CASES, or an id field whose type ID_FIELD_TYPES does not name, fails this mod
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,17 +29,19 @@ from graphql import (
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Status, Ticket
+from models import Attachment, Status, Ticket
 from schema import schema
 from tests.conftest import Stack
 from tests.factories import create_customer, create_ticket
-from tests.graphql import assert_authentication_required, error_codes
+from tests.graphql import assert_authentication_required, error_codes, global_id
 from tests.security.world import (
+    INTERNAL_FILE_NAME,
     OTHER_ORG_TITLE,
     OTHER_TITLE,
     OWN_TITLE,
     STAFF_ONLY_TEXTS,
     World,
+    attachment,
     build_world,
     call,
     database_state,
@@ -60,6 +63,7 @@ ID_FIELD_TYPES = {
     "assigneeId": "TeamMember",
     "customerId": "Customer",
     "organizationId": "Organization",
+    "attachmentIds": "Attachment",
 }
 
 Input = Callable[["Scene"], dict[str, Any]]
@@ -75,6 +79,8 @@ class Scene:
 
     world: World
     stranger: Any
+    # The stranger's upload, for their ticket with the other organization.
+    stranger_file: Attachment
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.world, name)
@@ -87,6 +93,7 @@ class Scene:
             "TeamMember": lambda: gid(self.other_agent),
             "Customer": lambda: gid(self.stranger),
             "Organization": lambda: gid(self.other_org),
+            "Attachment": lambda: gid(self.stranger_file),
         }[type_name]()
 
 
@@ -113,7 +120,7 @@ class MutationCases:
     """For one mutation: an input that succeeds as an admin, and its refusals by kind."""
 
     valid: Input
-    forbidden: list[Case]
+    forbidden: list[Case] | NotApplicable
     illegal_moves: list[Case] | NotApplicable
     other_customer: list[Case]
     valid_as: str = "admin"
@@ -136,6 +143,19 @@ async def close_ticket(session: AsyncSession, scene: Scene) -> None:
         .values(status=Status.CLOSED, closed_at=moment, resolved_at=moment)
     )
     await session.commit()
+
+
+def upload(**changes: Any) -> Input:
+    """createAttachmentUpload's input for a small PNG on the customer's ticket, changed."""
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 24
+    values: dict[str, Any] = {
+        "ticketId": own_ticket,
+        "filename": "screenshot.png",
+        "contentType": "image/png",
+        "byteSize": len(png),
+        "checksumSha256": hashlib.sha256(png).hexdigest(),
+    }
+    return set_(**(values | changes))
 
 
 CASES: dict[str, MutationCases] = {
@@ -166,6 +186,74 @@ CASES: dict[str, MutationCases] = {
                 "customerId",
                 "FORBIDDEN",
             )
+        ],
+        extra=[
+            Case(
+                "a-file-uploaded-for-an-existing-ticket",
+                "customer",
+                set_(
+                    customerId=DROP,
+                    organizationId=lambda s: gid(s.org),
+                    attachmentIds=lambda s: [gid(s.pending_file)],
+                ),
+                "attachmentIds",
+                "NOT_FOUND",
+            ),
+        ],
+    ),
+    "createAttachmentUpload": MutationCases(
+        valid=upload(),
+        forbidden=NotApplicable(
+            "anyone signed in may upload for a ticket they may read or an organization they may "
+            "open one with; any other ticket or organization is NOT_FOUND"
+        ),
+        illegal_moves=NotApplicable("an upload has no status to move from"),
+        other_customer=[
+            Case(
+                "customer-uploads-for-another-customers-ticket",
+                "customer",
+                upload(ticketId=lambda s: gid(s.other_ticket)),
+                "ticketId",
+                "NOT_FOUND",
+            )
+        ],
+        extra=[
+            Case("no-target", "customer", upload(ticketId=DROP), "ticketId", "REQUIRED"),
+            Case(
+                "both-targets",
+                "customer",
+                upload(organizationId=lambda s: gid(s.org)),
+                "organizationId",
+                "INVALID",
+            ),
+            Case(
+                "too-large",
+                "customer",
+                upload(byteSize=25 * 1024 * 1024 + 1),
+                "byteSize",
+                "TOO_LARGE",
+            ),
+            Case(
+                "a-type-not-accepted",
+                "customer",
+                upload(contentType="application/x-msdownload"),
+                "contentType",
+                "UNSUPPORTED_TYPE",
+            ),
+            Case(
+                "a-right-to-left-override-in-the-name",
+                "customer",
+                upload(filename="invoice\u202egnp.exe"),
+                "filename",
+                "INVALID",
+            ),
+            Case(
+                "not-a-sha256",
+                "customer",
+                upload(checksumSha256="abc"),
+                "checksumSha256",
+                "INVALID",
+            ),
         ],
     ),
     "updateTicket": MutationCases(
@@ -247,7 +335,31 @@ CASES: dict[str, MutationCases] = {
                 "NOT_FOUND",
             )
         ],
-        extra=[Case("empty-body", "agent", set_(body=" "), "body", "REQUIRED")],
+        extra=[
+            Case("empty-body", "agent", set_(body=" "), "body", "REQUIRED"),
+            Case(
+                "someone-elses-upload",
+                "agent",
+                set_(attachmentIds=lambda s: [gid(s.pending_file)]),
+                "attachmentIds",
+                "NOT_FOUND",
+            ),
+            Case(
+                "a-file-attached-already",
+                "agent",
+                set_(attachmentIds=lambda s: [gid(s.reply_file)]),
+                "attachmentIds",
+                "CONFLICT",
+            ),
+            Case(
+                "too-many-files",
+                "customer",
+                # One more than a message may carry (ATTACHMENT_MAX_PER_RESPONSE, 10).
+                set_(attachmentIds=[global_id("Attachment", 10_000 + n) for n in range(11)]),
+                "attachmentIds",
+                "TOO_MANY",
+            ),
+        ],
     ),
     "assignTicket": MutationCases(
         valid=set_(ticketId=own_ticket, assigneeId=lambda s: gid(s.agent2)),
@@ -408,7 +520,8 @@ def other_tenant_cases() -> Iterator[Any]:
 def listed_cases() -> Iterator[Any]:
     for mutation, cases in CASES.items():
         moves = cases.illegal_moves if isinstance(cases.illegal_moves, list) else []
-        for case in [*cases.forbidden, *moves, *cases.other_customer, *cases.extra]:
+        forbidden = cases.forbidden if isinstance(cases.forbidden, list) else []
+        for case in [*forbidden, *moves, *cases.other_customer, *cases.extra]:
             yield pytest.param(mutation, case, id=f"{mutation}-{case.name}")
 
 
@@ -417,10 +530,15 @@ async def scene(stack: Stack) -> Any:
     async with stack.sessionmaker() as session:
         world = await build_world(session)
         stranger = await create_customer(session)
-        await create_ticket(session, world.other_org, stranger)
+        strangers_ticket = await create_ticket(session, world.other_org, stranger)
+        # Named with a staff-only marker, so that a refusal echoing it fails the check.
+        stranger_file = attachment(
+            strangers_ticket, stranger, INTERNAL_FILE_NAME, "text/plain", attached=False
+        )
+        session.add(stranger_file)
         await session.commit()
     try:
-        yield Scene(world, stranger)
+        yield Scene(world, stranger, stranger_file)
     finally:
         await empty_tables(stack.engine)
 
@@ -461,7 +579,9 @@ async def refused_in_place(stack: Stack, scene: Scene, mutation: str, case: Case
 def test_every_mutation_of_the_schema_has_its_cases() -> None:
     assert set(MUTATIONS.fields) == set(CASES)
     for mutation, cases in CASES.items():
-        assert cases.forbidden, f"{mutation}: who may not do what?"
+        assert isinstance(cases.forbidden, NotApplicable) or cases.forbidden, (
+            f"{mutation}: who may not do what?"
+        )
         assert cases.other_customer, f"{mutation}: what does another customer's id get?"
         assert isinstance(cases.illegal_moves, NotApplicable) or cases.illegal_moves, mutation
         for name, _ in id_fields(mutation):

@@ -7,7 +7,9 @@ Seeded (see tests/security/world.py, plus the API changes in `stir`):
 - staff-only history: seeded metadata and note entries, a metadata change and an internal note
   through the API, and a mixed change (status + metadata in one update);
 - ticket metadata, staff emails;
-- another customer's ticket, description, replies (one through the API), name and email.
+- another customer's ticket, description, replies (one through the API), name and email;
+- files: the internal note's file (a marker in its name and in its bytes), one uploaded through
+  the API onto an internal note, and an unattached upload.
 
 DESIGN §1: none of it may reach the customer through a field, a nested field, a list, a count,
 a search hit, a history entry, an error message or a subscription event.
@@ -16,6 +18,8 @@ a search hit, a history entry, an error message or a subscription event.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,13 +29,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from models import Status, Ticket, TicketHistory, TicketResponse
+from models import Attachment, Status, Ticket, TicketHistory, TicketResponse
 from tests.conftest import Stack, clear_tables
 from tests.graphql import error_codes, global_id
 from tests.security.world import (
     AGENT2_EMAIL,
     AGENT2_NAME,
     AGENT_NAME,
+    INTERNAL_FILE_NAME,
     INTERNAL_NOTE_WORD,
     METADATA_WORD,
     OTHER_CUSTOMER_EMAIL,
@@ -41,13 +46,16 @@ from tests.security.world import (
     OTHER_TITLE,
     OWN_TITLE,
     PUBLIC_REPLY,
+    REPLY_FILE_NAME,
     STAFF_ONLY_TEXTS,
+    TICKET_FILE_NAME,
     World,
     build_world,
     call,
     call_ok,
     empty_tables,
     gid,
+    store_world_files,
 )
 from tests.ws import GraphQLWebSocket, serving, wait_until
 
@@ -253,9 +261,16 @@ async def internal_ids(db: Stack) -> list[str]:
         entries = await session.scalars(
             select(TicketHistory.id).where(TicketHistory.is_internal.is_(True))
         )
-        return [global_id("Response", i) for i in notes] + [
-            global_id("HistoryEntry", i) for i in entries
-        ]
+        files = await session.scalars(
+            select(Attachment.id).where(
+                Attachment.is_internal.is_(True) | Attachment.attached_at.is_(None)
+            )
+        )
+        return (
+            [global_id("Response", i) for i in notes]
+            + [global_id("HistoryEntry", i) for i in entries]
+            + [global_id("Attachment", i) for i in files]
+        )
 
 
 async def foreign_ids(db: Stack, world: World) -> list[str]:
@@ -295,6 +310,7 @@ fragment TicketFields on Ticket {
   customer { id name company avatarUrl email createdAt }
   assignee { ...PersonFields }
   team { id name }
+  attachments { id filename contentType byteSize }
   responses(first: 20) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -330,6 +346,10 @@ fragment HistoryFields on HistoryEntry {
   ... on MetadataChanged { fromMetadata toMetadata }
   ... on NoteAdded { response { id body } }
   ... on ResponseAdded { response { id body } }
+  ... on AttachmentAdded {
+    attachment { id filename contentType byteSize url uploadedBy { ...PersonFields } }
+    response { id body isInternal attachments { id filename url } }
+  }
 }
 """
 FRAGMENTS = PERSON + HISTORY_FIELDS + TICKET_FIELDS
@@ -400,6 +420,7 @@ query($id: ID!) {
     ... on Ticket { title description metadata }
     ... on Customer { name email }
     ... on TeamMember { name email }
+    ... on Attachment { filename contentType url }
   }
 }
 """
@@ -413,6 +434,7 @@ query($ids: [ID!]!) {
     ... on Ticket { title }
     ... on Customer { name email }
     ... on TeamMember { email }
+    ... on Attachment { filename url }
   }
 }
 """
@@ -445,12 +467,19 @@ async def test_ticket_list_with_every_field_shows_no_internal_item(
     assert len(own["history"]["edges"]) == counts.public_history
     assert own["responses"]["pageInfo"]["hasNextPage"] is False
     assert own["history"]["pageInfo"]["hasNextPage"] is False
+    # The public files' entries are there, with their files; the note's is not.
+    assert [
+        e["node"]["attachment"]["filename"]
+        for e in own["history"]["edges"]
+        if e["node"]["__typename"] == "AttachmentAdded"
+    ] == [TICKET_FILE_NAME, REPLY_FILE_NAME]
 
     # The same query as staff does carry the markers: the hunt looks where they are.
     staff_body, staff_text = await call(fresh, world.agent, TICKETS)
     assert "errors" not in staff_body
     assert API_NOTE in staff_text
     assert API_META_WORD in staff_text
+    assert INTERNAL_FILE_NAME in staff_text
 
 
 async def test_staff_only_fields_are_refused_without_their_values(
@@ -786,7 +815,7 @@ subscription($after: String, $ticketId: ID, $filter: TicketEventFilter) {
     cursor kind occurredAt
     ticket { ...TicketFields }
     changes { ...HistoryFields }
-    response { id body isInternal author { ...PersonFields } }
+    response { id body isInternal author { ...PersonFields } attachments { filename url } }
   }
 }
 """
@@ -1029,3 +1058,149 @@ async def test_live_assignment_events_carry_no_staff_email(
     assert change["toAssignee"] == {"name": AGENT_NAME, "avatarUrl": None, "email": None}
     assert [e["extensions"]["code"] for e in message["errors"]] == ["FORBIDDEN"]
     assert_clean(message, allow_metadata_key=True)
+
+
+# --- attachments ---------------------------------------------------------------------------------
+
+API_FILE_WORD = "capybaraapifile"
+API_FILE_NAME = f"API-FILE-NAME-MARKER-e7f1-{API_FILE_WORD}.txt"
+API_FILE_BYTES = b"API-FILE-CONTENT-MARKER-a3c0 the refund was fraudulent"
+FILE_SECRETS = (API_FILE_NAME, API_FILE_WORD, "API-FILE-CONTENT-MARKER-a3c0")
+UPLOAD = """
+mutation($input: CreateAttachmentUploadInput!) {
+  createAttachmentUpload(input: $input) { attachment { id } uploadUrl userErrors { code } }
+}
+"""
+NOTE_WITH_FILE = """
+mutation($id: ID!, $files: [ID!]) {
+  addResponse(input: {ticketId: $id, body: "See file", internal: true, attachmentIds: $files}) {
+    userErrors { code }
+  }
+}
+"""
+FILES_OF = (
+    """
+query($id: ID!) {
+  ticket(id: $id) {
+    attachments { id filename contentType byteSize url uploadedBy { ...PersonFields } }
+    responses { nodes { isInternal attachments { id filename contentType byteSize url } } }
+    history { nodes { action field newValue } }
+  }
+}
+"""
+    + PERSON
+)
+FILE_URL = "query($id: ID!) { node(id: $id) { ... on Attachment { url } } }"
+
+
+def assert_bytes_clean(content: bytes) -> None:
+    text = content.decode(errors="replace")
+    for secret in (*SECRETS, *FILE_SECRETS):
+        assert secret not in text, f"{secret!r} leaked: {text[:500]}"
+
+
+async def internal_file_through_the_api(db: Stack, world: World) -> str:
+    """The agent uploads a file and attaches it to an internal note; its global id."""
+    started = await call_ok(
+        db,
+        world.agent,
+        UPLOAD,
+        {
+            "input": {
+                "ticketId": gid(world.ticket),
+                "filename": API_FILE_NAME,
+                "contentType": "text/plain",
+                "byteSize": len(API_FILE_BYTES),
+                "checksumSha256": hashlib.sha256(API_FILE_BYTES).hexdigest(),
+            }
+        },
+    )
+    payload = started["createAttachmentUpload"]
+    async with db.client() as client:
+        assert (await client.put(payload["uploadUrl"], content=API_FILE_BYTES)).status_code == 200
+    file_id: str = payload["attachment"]["id"]
+    await mutate(db, world.agent, NOTE_WITH_FILE, {"id": gid(world.ticket), "files": [file_id]})
+    return file_id
+
+
+async def test_a_customer_never_sees_an_internal_file(fresh: Stack, world: World) -> None:
+    await store_world_files(fresh, world)
+    api_file = await internal_file_through_the_api(fresh, world)
+
+    body, text = await call(fresh, world.customer, FILES_OF, {"id": gid(world.ticket)})
+    _, staff_text = await call(fresh, world.agent, FILES_OF, {"id": gid(world.ticket)})
+
+    assert "errors" not in body, body
+    assert_clean(text)
+    for secret in FILE_SECRETS:
+        assert secret not in text
+    # They were there to leak.
+    assert API_FILE_NAME in staff_text
+    assert world.note_file.filename in staff_text
+    assert api_file not in text
+    files = body["data"]["ticket"]["attachments"]
+    assert {f["filename"] for f in files} == {
+        "Ticketfilename-printer.png",
+        "Replyfilename-manual.pdf",
+    }
+    async with fresh.client() as client:
+        for file in files:
+            download = await client.get(file["url"])
+            assert download.status_code == 200
+            assert_bytes_clean(download.content)
+
+
+def _mangled(url: str, attachment_pk: int, viewer: str | None = None) -> list[str]:
+    """Ways to aim a customer's genuine URL at another file or another viewer."""
+    base, attachment_id, signature = url.rsplit("/", 2)
+    expires, own_viewer, mac = signature.split(".")
+    return [
+        f"{base}/{attachment_pk}/{signature}",
+        f"{base}/{attachment_pk}/{expires}.{viewer or own_viewer}.{mac}",
+        f"{base}/{attachment_id}/{expires}.{viewer or own_viewer}.{mac}",
+        f"{base}/{attachment_pk}/garbage",
+        f"{base}/{attachment_pk}/{expires}.{own_viewer}.{'A' * 43}",
+    ]
+
+
+async def test_guessed_download_urls_never_serve_an_internal_file(
+    fresh: Stack, world: World
+) -> None:
+    await store_world_files(fresh, world)
+    api_file = await internal_file_through_the_api(fresh, world)
+    data = await call_ok(fresh, world.customer, FILE_URL, {"id": gid(world.reply_file)})
+    url = data["node"]["url"]
+    targets = [
+        world.note_file.id,
+        world.pending_file.id,
+        int(base64.b64decode(api_file).split(b":")[1]),
+    ]
+
+    async with fresh.client(fresh.token(world.customer.user_id)) as client:
+        for target in targets:
+            for guess in _mangled(url, target, viewer=f"m{world.agent.id}"):
+                if guess == url:
+                    continue
+                for method, headers in (("GET", {}), ("HEAD", {}), ("GET", {"Range": "bytes=0-"})):
+                    response = await client.request(method, guess, headers=headers)
+                    assert response.status_code == 404, (guess, response.status_code)
+                    assert_bytes_clean(response.content)
+
+
+async def test_live_events_never_carry_an_internal_file(
+    fresh: Stack, world: World, ws_url: str
+) -> None:
+    hub = await no_subscribers(fresh)
+    async with GraphQLWebSocket.connect(ws_url, fresh.token(world.customer.user_id)) as customer:
+        await customer.subscribe(EVENTS)
+        await wait_until(lambda: hub.subscriber_count == 1)
+
+        await internal_file_through_the_api(fresh, world)
+        await set_status(fresh, world, "WAITING_ON_CUSTOMER")  # the sentinel
+
+        received = await events_until_sentinel(customer, "waiting_on_customer")
+
+    assert_clean(received)
+    for secret in FILE_SECRETS:
+        assert secret not in json.dumps(received)
+    assert [e["kind"] for e in received] == ["UPDATED"]

@@ -40,7 +40,7 @@ import pytest
 from graphql import FieldNode, OperationDefinitionNode, build_schema, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Status, TeamMember
+from models import Customer, Status, TeamMember
 from tests.conftest import Stack, clear_tables
 from tests.graphql import error_codes
 from tests.security.world import (
@@ -52,7 +52,9 @@ from tests.security.world import (
     CUSTOMER_EMAIL,
     CUSTOMER_NAME,
     CUSTOMERS,
+    FILE_BYTES,
     IDENTITIES,
+    INTERNAL_FILE_NAME,
     INTERNAL_NOTE_WORD,
     METADATA_WORD,
     ORG_NAME,
@@ -69,9 +71,12 @@ from tests.security.world import (
     OTHER_TITLE,
     OWN_DESCRIPTION,
     OWN_TITLE,
+    PENDING_FILE_NAME,
     PUBLIC_REPLY,
+    REPLY_FILE_NAME,
     STAFF_ONLY_TEXTS,
     TEAM_NAME,
+    TICKET_FILE_NAME,
     Person,
     World,
     build_world,
@@ -80,6 +85,7 @@ from tests.security.world import (
     empty_tables,
     gid,
     post,
+    store_world_files,
 )
 from tests.ws import GraphQLWebSocket, serving, wait_until
 
@@ -211,6 +217,8 @@ class Row:
     outcomes: dict[str, Outcome]
     arrange: Arrange | None = None
     count: tuple[str | int, ...] = ()  # where Outcome.count is read
+    # An allowed mutation that changes no ticket (createAttachmentUpload) writes no history.
+    writes_history: bool = True
 
     @property
     def is_mutation(self) -> bool:
@@ -338,6 +346,7 @@ query($id: ID!) {
         ... on ResponseAdded { response { body } }
         ... on NoteAdded { response { body } }
         ... on MetadataChanged { fromMetadata toMetadata }
+        ... on AttachmentAdded { attachment { filename } response { body } }
       }
     }
   }
@@ -723,12 +732,13 @@ STAFF_FIELD_ROWS = [
                 "priority",
                 PUBLIC_REPLY,
                 hides=(METADATA_WORD, "metadata", "NOTE_ADDED", INTERNAL_NOTE_WORD),
-                count=3,
+                # created, reply, priority, and the ticket's and the reply's files
+                count=5,
             ),
             NOT_FOUND,
-            allowed(METADATA_WORD, "NOTE_ADDED", INTERNAL_NOTE_WORD, count=5),
+            allowed(METADATA_WORD, "NOTE_ADDED", INTERNAL_NOTE_WORD, count=8),
             NOT_FOUND,
-            allowed(METADATA_WORD, "NOTE_ADDED", count=5),
+            allowed(METADATA_WORD, "NOTE_ADDED", count=8),
             NOT_FOUND,
         ),
         count=("ticket", "history", "totalCount"),
@@ -743,12 +753,30 @@ STAFF_FIELD_ROWS = [
                 "PriorityChanged",
                 '"fromPriority":"LOW"',
                 PUBLIC_REPLY,
-                hides=(METADATA_WORD, "MetadataChanged", "NoteAdded", "METADATA", "NOTE"),
+                TICKET_FILE_NAME,
+                REPLY_FILE_NAME,
+                "AttachmentAdded",
+                hides=(
+                    METADATA_WORD,
+                    "MetadataChanged",
+                    "NoteAdded",
+                    "METADATA",
+                    "NOTE",
+                    INTERNAL_FILE_NAME,
+                    PENDING_FILE_NAME,
+                ),
             ),
             NOT_FOUND,
-            allowed(METADATA_WORD, "MetadataChanged", "NoteAdded", INTERNAL_NOTE_WORD),
+            allowed(
+                METADATA_WORD,
+                "MetadataChanged",
+                "NoteAdded",
+                INTERNAL_NOTE_WORD,
+                INTERNAL_FILE_NAME,
+                hides=(PENDING_FILE_NAME,),
+            ),
             NOT_FOUND,
-            allowed(METADATA_WORD, "NoteAdded", INTERNAL_NOTE_WORD),
+            allowed(METADATA_WORD, "NoteAdded", INTERNAL_NOTE_WORD, INTERNAL_FILE_NAME),
             NOT_FOUND,
         ),
     ),
@@ -1124,7 +1152,221 @@ MUTATION_ROWS = [
     ),
 ]
 
-READ_ROWS = QUERY_ROWS + STAFF_FIELD_ROWS
+# --- attachments: visible exactly when what they are attached to is ----------------------------
+
+ATTACHMENT_FIELDS = "filename contentType byteSize url uploadedBy { __typename }"
+NODE_FILE = f"query($id: ID!) {{ node(id: $id) {{ ... on Attachment {{ {ATTACHMENT_FIELDS} }} }} }}"
+TICKET_FILES = f"query($id: ID!) {{ ticket(id: $id) {{ attachments {{ {ATTACHMENT_FIELDS} }} }} }}"
+RESPONSE_FILES = f"""
+query($id: ID!) {{
+  ticket(id: $id) {{ responses {{ nodes {{ isInternal attachments {{ {ATTACHMENT_FIELDS} }} }} }} }}
+}}
+"""
+CREATE_UPLOAD = """
+mutation($input: CreateAttachmentUploadInput!) {
+  createAttachmentUpload(input: $input) {
+    attachment { filename } uploadUrl userErrors { field code message }
+  }
+}
+"""
+FILE_ENTRY = """
+query($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on AttachmentAdded { isInternal attachment { filename } response { body } }
+  }
+}
+"""
+ATTACHMENT_ROWS = [
+    Row(
+        "node-reply-file-history",
+        FILE_ENTRY,
+        node_of("reply_file_history"),
+        roles(
+            U,
+            allowed(REPLY_FILE_NAME, PUBLIC_REPLY, "AttachmentAdded"),
+            NOT_FOUND,
+            allowed(REPLY_FILE_NAME, PUBLIC_REPLY),
+            NOT_FOUND,
+            ALLOWED,
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "node-note-file-history",
+        FILE_ENTRY,
+        node_of("note_file_history"),
+        roles(
+            U,
+            NOT_FOUND,
+            NOT_FOUND,
+            allowed(INTERNAL_FILE_NAME, INTERNAL_NOTE_WORD, "AttachmentAdded"),
+            NOT_FOUND,
+            allowed(INTERNAL_FILE_NAME),
+            NOT_FOUND,
+        ),
+    ),
+    Row(
+        "node-ticket-file",
+        NODE_FILE,
+        node_of("ticket_file"),
+        roles(
+            U,
+            allowed(TICKET_FILE_NAME),
+            NOT_FOUND,
+            allowed(TICKET_FILE_NAME),
+            NOT_FOUND,
+            ALLOWED,
+            NOT_FOUND,
+        ),
+    ),
+    Row("node-reply-file", NODE_FILE, node_of("reply_file"), OWNER_AND_STAFF),
+    Row(
+        "node-note-file",
+        NODE_FILE,
+        node_of("note_file"),
+        roles(U, NOT_FOUND, NOT_FOUND, allowed(INTERNAL_FILE_NAME), NOT_FOUND, ALLOWED, NOT_FOUND),
+    ),
+    # Not attached yet: nobody can see it, not even its uploader.
+    Row(
+        "node-pending-file",
+        NODE_FILE,
+        node_of("pending_file"),
+        roles(U, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ),
+    Row(
+        "ticket-attachments",
+        TICKET_FILES,
+        of_ticket,
+        roles(
+            U,
+            filtered(TICKET_FILE_NAME, REPLY_FILE_NAME, hides=(PENDING_FILE_NAME,), count=2),
+            NOT_FOUND,
+            allowed(INTERNAL_FILE_NAME, REPLY_FILE_NAME, hides=(PENDING_FILE_NAME,), count=3),
+            NOT_FOUND,
+            allowed(INTERNAL_FILE_NAME, count=3),
+            NOT_FOUND,
+        ),
+        count=("ticket", "attachments", "__len__"),
+    ),
+    Row(
+        "response-attachments",
+        RESPONSE_FILES,
+        of_ticket,
+        roles(
+            U,
+            filtered(REPLY_FILE_NAME, hides=(TICKET_FILE_NAME,)),
+            NOT_FOUND,
+            allowed(INTERNAL_FILE_NAME, REPLY_FILE_NAME),
+            NOT_FOUND,
+            allowed(INTERNAL_FILE_NAME),
+            NOT_FOUND,
+        ),
+    ),
+]
+
+
+def upload_of(**target: Any) -> Variables:
+    return ticket_input(
+        filename="new.png",
+        contentType="image/png",
+        byteSize=8,
+        checksumSha256="ab" * 32,
+        **target,
+    )
+
+
+ATTACHMENT_MUTATION_ROWS = [
+    Row(
+        "createAttachmentUpload-for-ticket",
+        CREATE_UPLOAD,
+        upload_of(ticketId=ticket_id),
+        roles(
+            U,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+        ),
+        writes_history=False,
+    ),
+    Row(
+        "createAttachmentUpload-for-new-ticket",
+        CREATE_UPLOAD,
+        upload_of(organizationId=lambda w, me: gid(w.org)),
+        roles(
+            U,
+            ALLOWED,
+            ALLOWED,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+        ),
+        writes_history=False,
+    ),
+    # The customer's own pending upload: only they may attach it.
+    Row(
+        "addResponse-with-pending-file",
+        ADD_RESPONSE,
+        ticket_input(
+            ticketId=ticket_id,
+            body="With a file",
+            attachmentIds=lambda w, me: [gid(w.pending_file)],
+        ),
+        roles(
+            U,
+            ALLOWED,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+        ),
+    ),
+    # An attached file cannot be attached again, by anyone.
+    Row(
+        "addResponse-with-attached-file",
+        ADD_RESPONSE,
+        ticket_input(
+            ticketId=ticket_id, body="Again", attachmentIds=lambda w, me: [gid(w.reply_file)]
+        ),
+        roles(
+            U,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            user_error("CONFLICT"),
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+        ),
+    ),
+    Row(
+        "createTicket-with-pending-file",
+        CREATE,
+        ticket_input(
+            organizationId=lambda w, me: gid(w.org),
+            customerId=lambda w, me: None if isinstance(me, Customer) else gid(w.customer),
+            title="Newticket",
+            attachmentIds=lambda w, me: [gid(w.pending_file)],
+        ),
+        roles(
+            U,
+            # Uploaded for the existing ticket, not for a new one.
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+            NOT_FOUND_INPUT,
+        ),
+    ),
+]
+
+MUTATION_ROWS += ATTACHMENT_MUTATION_ROWS
+READ_ROWS = QUERY_ROWS + STAFF_FIELD_ROWS + ATTACHMENT_ROWS
 
 
 # --- checking a row ----------------------------------------------------------------------------
@@ -1132,7 +1374,7 @@ READ_ROWS = QUERY_ROWS + STAFF_FIELD_ROWS
 
 def at(data: Any, path: tuple[str | int, ...] | list[str | int]) -> Any:
     for key in path:
-        data = data[key]
+        data = len(data) if key == "__len__" else data[key]
     return data
 
 
@@ -1192,6 +1434,7 @@ def check_answer(row: Row, outcome: Outcome, identity: str, response: httpx.Resp
             if outcome.kind == "USER_ERROR":
                 assert outcome.code in found, payload
                 assert payload.get("ticket") is None, payload
+                assert payload.get("attachment") is None, payload
             else:
                 assert found == [], payload
     if outcome.count is not None:
@@ -1265,9 +1508,11 @@ async def test_write(fresh: Stack, row: Row, identity: str) -> None:
     outcome = row.outcomes[identity]
     check_answer(row, outcome, identity, response)
     after = await database_state(fresh)
-    if outcome.kind == "ALLOWED":
+    if outcome.kind == "ALLOWED" and row.writes_history:
         # A change was made, and it wrote history (DESIGN §5).
         assert after["counts"]["ticket_history"] > before["counts"]["ticket_history"]
+    elif outcome.kind == "ALLOWED":
+        assert after != before, "an allowed mutation changed nothing"
     else:
         assert after == before, "a refused mutation changed something"
 
@@ -1489,3 +1734,63 @@ def test_matrix_covers_every_operation() -> None:
     roots = (sdl.query_type, sdl.mutation_type, sdl.subscription_type)
     expected = {name for root in roots if root is not None for name in root.fields}
     assert expected - covered == set()
+
+
+# --- the download route ------------------------------------------------------------------------
+
+# Who may download each of the world's files through a URL of their own.
+DOWNLOADERS = {
+    "ticket_file": {"customer", "agent", "admin"},
+    "reply_file": {"customer", "agent", "admin"},
+    "note_file": {"agent", "admin"},
+    "pending_file": set(),
+}
+FILE_URL = "query($id: ID!) { node(id: $id) { ... on Attachment { url } } }"
+
+
+def viewer_part(person: Person | None) -> str:
+    if person is None:
+        return "c0"
+    return f"{'c' if isinstance(person, Customer) else 'm'}{person.id}"
+
+
+@pytest.mark.parametrize(
+    ("file", "identity"),
+    [pytest.param(f, i, id=f"download-{f}-{i}") for f in DOWNLOADERS for i in IDENTITIES],
+)
+async def test_download(fresh: Stack, file: str, identity: str) -> None:
+    """GET /attachments/<id>/<signature>: with a URL of one's own where the file is visible;
+    otherwise no URL can be had, and one made from a staff URL for oneself is NOT_FOUND."""
+    async with fresh.sessionmaker() as session:
+        world = await build_world(session)
+    await store_world_files(fresh, world)
+    me = world.person(identity)
+    row = getattr(world, file)
+
+    async with fresh.client() as client:
+        if identity in DOWNLOADERS[file]:
+            data = await call_ok(fresh, me, FILE_URL, {"id": gid(row)})
+            response = await client.get(data["node"]["url"])
+            assert response.status_code == 200
+            assert response.content == FILE_BYTES[row.filename]
+            return
+        refused = await post(fresh, me, FILE_URL, {"id": gid(row)})
+        assert refused.status_code == (401 if me is None else 200), refused.text
+        assert error_codes(refused.json()) == ["UNAUTHENTICATED" if me is None else "NOT_FOUND"], (
+            refused.text
+        )
+        check_texts(NOT_FOUND, identity, refused.text)
+        # The admin's genuine URL, re-aimed at this identity: the signature no longer holds.
+        admin_url = (await call_ok(fresh, world.admin, FILE_URL, {"id": gid(world.ticket_file)}))[
+            "node"
+        ]["url"]
+        base, _, signature = admin_url.rsplit("/", 2)
+        expires, _, mac = signature.split(".")
+        guesses = [f"{base}/{row.id}/{expires}.{viewer_part(me)}.{mac}"]
+        if row.id != world.ticket_file.id:
+            # The admin's signature for another file.
+            guesses.append(f"{base}/{row.id}/{signature}")
+        for guess in guesses:
+            response = await client.get(guess)
+            assert response.status_code == 404, guess
+            assert FILE_BYTES[row.filename].decode(errors="replace") not in response.text

@@ -7,6 +7,7 @@ PostgreSQL, which CI always does.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models import Attachment
 from models.engine import create_engine, create_sessionmaker, set_row_security
+from models.enums import AuthorType
 from tests.backends import POSTGRES_URL, configured_backends
 from tests.conftest import Stack
 from tests.factories import INTERNAL_MARKER, World, create_world
@@ -112,3 +115,61 @@ if POSTGRES_URL:
                     ),
                     {"t": world.ticket.id, "a": customer.id, "i": internal},
                 )
+
+    async def test_attachments_follow_their_messages(db: Stack, world: World, session) -> None:
+        """A customer's raw SQL sees their own uploads and the public files of their ticket,
+        never an internal note's; other organizations' staff see none at all."""
+        now = dt.datetime.now(dt.UTC)
+
+        def file(name: str, uploader: int, kind: AuthorType, **values) -> Attachment:
+            return Attachment(
+                organization_id=world.org.id,
+                ticket_id=world.ticket.id,
+                uploader_type=kind,
+                uploader_id=uploader,
+                filename=name,
+                content_type="image/png",
+                byte_size=1,
+                checksum_sha256="0" * 64,
+                storage_key=f"k/{name}",
+                expires_at=now,
+                **values,
+            )
+
+        session.add_all(
+            [
+                file(
+                    "public.png",
+                    world.agent.id,
+                    AuthorType.TEAM_MEMBER,
+                    response_id=world.public_reply.id,
+                    attached_at=now,
+                ),
+                file(
+                    "note.png",
+                    world.agent.id,
+                    AuthorType.TEAM_MEMBER,
+                    response_id=world.internal_note.id,
+                    attached_at=now,
+                    is_internal=True,
+                ),
+                file("mine-pending.png", world.customer.id, AuthorType.CUSTOMER),
+                file("agents-pending.png", world.agent.id, AuthorType.TEAM_MEMBER),
+            ]
+        )
+        await session.commit()
+
+        query = "SELECT filename FROM attachments ORDER BY filename"
+        async with as_app(db, "customer", world.customer.id) as app:
+            customer = [r.filename for r in await rows(app, query)]
+        async with as_app(db, "customer", world.other_customer.id) as app:
+            other_customer = await rows(app, query)
+        async with as_app(db, "agent", world.other_agent.id, world.other_org.id) as app:
+            other_org = await rows(app, query)
+        async with as_app(db, "agent", world.agent.id, world.org.id) as app:
+            staff = await rows(app, query)
+
+        assert customer == ["mine-pending.png", "public.png"]
+        assert other_customer == []
+        assert other_org == []
+        assert len(staff) == 4

@@ -10,11 +10,20 @@ whose every text is a unique, searchable marker, so a leak shows up in the raw r
 `ticket`'s seeded history: created (public), response added (public), priority changed
 (public), metadata changed (staff-only) and note added (staff-only). `other_ticket`'s: created,
 routed to `team` and assigned to the agent (all public).
+
+`ticket`'s files: one of the ticket itself (the customer's), one on the public reply and one on
+the internal note (the agent's; its name and its bytes carry staff-only markers), and an
+upload of the customer's not attached to anything yet. The three attached ones have their
+`attachment_added` entries (the note's staff-only). `store_world_files` puts their bytes in
+the app's storage for the tests that download.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import (
+    Attachment,
     Base,
     Customer,
     Organization,
@@ -35,7 +45,8 @@ from models import (
     TicketHistory,
     TicketResponse,
 )
-from models.enums import ActorType, HistoryAction
+from models.base import utcnow
+from models.enums import ActorType, AuthorType, HistoryAction
 from tests.conftest import Stack
 from tests.factories import (
     INTERNAL_MARKER,
@@ -85,11 +96,27 @@ OTHER_TITLE = "Othercustomerticket billing mixup"
 OTHER_DESCRIPTION = "Othercustomerdescription charged twice"
 OTHER_REPLY = "Othercustomerreply refund coming"
 OTHER_ORG_TITLE = "Otherorgticket vpn broken"
+TICKET_FILE_NAME = "Ticketfilename-printer.png"
+REPLY_FILE_NAME = "Replyfilename-manual.pdf"
+PENDING_FILE_NAME = "Pendingfilename-draft.png"
+# The internal note's file: its name and its content carry staff-only markers.
+INTERNAL_FILE_WORD = "pangolininternalfile"
+INTERNAL_FILE_NAME = f"INTERNAL-FILE-NAME-MARKER-c41d-{INTERNAL_FILE_WORD}.txt"
+INTERNAL_FILE_CONTENT_MARKER = "INTERNAL-FILE-CONTENT-MARKER-9b2e"
+FILE_BYTES = {
+    TICKET_FILE_NAME: b"\x89PNG\r\n\x1a\n" + b"ticketfilebytes" * 10,
+    REPLY_FILE_NAME: b"%PDF-1.4 replyfilebytes",
+    PENDING_FILE_NAME: b"\x89PNG\r\n\x1a\n pendingbytes",
+    INTERNAL_FILE_NAME: f"{INTERNAL_FILE_CONTENT_MARKER} the customer is lying".encode(),
+}
 
 # Texts only staff of `org` may ever read.
 STAFF_ONLY_TEXTS = (
     INTERNAL_MARKER,
     INTERNAL_NOTE_WORD,
+    INTERNAL_FILE_NAME,
+    INTERNAL_FILE_WORD,
+    INTERNAL_FILE_CONTENT_MARKER,
     METADATA_MARKER,
     METADATA_WORD,
     *STAFF_EMAILS,
@@ -131,6 +158,12 @@ class World:
     other_ticket: Ticket
     other_reply: TicketResponse
     other_org_ticket: Ticket
+    ticket_file: Attachment
+    reply_file: Attachment
+    note_file: Attachment
+    pending_file: Attachment
+    reply_file_history: TicketHistory
+    note_file_history: TicketHistory
 
     def person(self, identity: str) -> Person | None:
         """The caller behind an identity name (None: anonymous)."""
@@ -262,7 +295,27 @@ async def build_world(session: AsyncSession) -> World:
         session, other_org, customer, title=OTHER_ORG_TITLE, status=Status.OPEN
     )
     session.add(history(other_org_ticket, customer, HistoryAction.CREATED))
+    ticket_file = attachment(ticket, customer, TICKET_FILE_NAME, "image/png")
+    reply_file = attachment(ticket, agent, REPLY_FILE_NAME, "application/pdf", public_reply)
+    note_file = attachment(ticket, agent, INTERNAL_FILE_NAME, "text/plain", internal_note)
+    pending_file = attachment(ticket, customer, PENDING_FILE_NAME, "image/png", attached=False)
+    session.add_all([ticket_file, reply_file, note_file, pending_file])
     await session.flush()
+    for row in (ticket_file, reply_file, note_file, pending_file):
+        row.storage_key = f"{row.organization_id}/{row.id}/seeded"
+    ticket_file_history, reply_file_history, note_file_history = (
+        history(
+            ticket,
+            uploader,
+            HistoryAction.ATTACHMENT_ADDED,
+            "attachment",
+            None,
+            str(file.id),
+            internal=file.is_internal,
+        )
+        for file, uploader in ((ticket_file, customer), (reply_file, agent), (note_file, agent))
+    )
+    session.add_all([ticket_file_history, reply_file_history, note_file_history])
     await session.commit()
     return World(
         org=org,
@@ -285,7 +338,55 @@ async def build_world(session: AsyncSession) -> World:
         other_ticket=other_ticket,
         other_reply=other_reply,
         other_org_ticket=other_org_ticket,
+        ticket_file=ticket_file,
+        reply_file=reply_file,
+        note_file=note_file,
+        pending_file=pending_file,
+        reply_file_history=reply_file_history,
+        note_file_history=note_file_history,
     )
+
+
+def attachment(
+    ticket: Ticket,
+    uploader: Person,
+    filename: str,
+    content_type: str,
+    response: TicketResponse | None = None,
+    *,
+    attached: bool = True,
+) -> Attachment:
+    data = FILE_BYTES[filename]
+    now = utcnow()
+    return Attachment(
+        organization_id=ticket.organization_id,
+        ticket_id=ticket.id,
+        response_id=response.id if response is not None else None,
+        uploader_type=AuthorType.CUSTOMER
+        if isinstance(uploader, Customer)
+        else AuthorType.TEAM_MEMBER,
+        uploader_id=uploader.id,
+        filename=filename,
+        content_type=content_type,
+        byte_size=len(data),
+        checksum_sha256=hashlib.sha256(data).hexdigest(),
+        storage_key="set-once-the-id-is-known",
+        is_internal=response.is_internal if response is not None else False,
+        uploaded_at=now,
+        attached_at=now if attached else None,
+        expires_at=now + dt.timedelta(days=1),
+    )
+
+
+async def store_world_files(db: Stack, world: World) -> None:
+    """Put the bytes of the world's files into the app's attachment storage."""
+    storage = db.app.state.runtime.get().attachment_files.storage
+    for row in (world.ticket_file, world.reply_file, world.note_file, world.pending_file):
+
+        async def body(data: bytes = FILE_BYTES[row.filename]) -> AsyncIterator[bytes]:
+            yield data
+
+        await storage.put_stream(row.storage_key, body())
 
 
 async def empty_tables(engine: AsyncEngine) -> None:
@@ -340,8 +441,15 @@ async def database_state(db: Stack) -> dict[str, Any]:
         tickets = (await session.scalars(select(Ticket).order_by(Ticket.id))).all()
         counts = {
             model.__tablename__: await session.scalar(select(func.count()).select_from(model))
-            for model in (Ticket, TicketResponse, TicketHistory)
+            for model in (Ticket, TicketResponse, TicketHistory, Attachment)
         }
+        attached = (
+            await session.execute(
+                select(Attachment.id, Attachment.attached_at, Attachment.response_id).order_by(
+                    Attachment.id
+                )
+            )
+        ).all()
         columns = (
             "title",
             "description",
@@ -357,4 +465,5 @@ async def database_state(db: Stack) -> dict[str, Any]:
         return {
             "counts": counts,
             "tickets": {t.id: {c: getattr(t, c) for c in columns} for t in tickets},
+            "attachments": [tuple(row) for row in attached],
         }

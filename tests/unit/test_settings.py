@@ -89,7 +89,11 @@ def test_production_defaults_hide_graphiql_and_introspection() -> None:
 
 def test_jwks_selects_asymmetric_algorithms() -> None:
     settings = Settings.from_env(
-        {"HELPDESK_ENV": "production", "JWT_JWKS_URL": "https://id.example.com/jwks.json"}
+        {
+            "HELPDESK_ENV": "production",
+            "JWT_JWKS_URL": "https://id.example.com/jwks.json",
+            "ATTACHMENT_SIGNING_KEY": STRONG,
+        }
     )
 
     assert settings.jwt_algorithms == ("RS256",)
@@ -141,3 +145,46 @@ def test_database_urls_get_the_async_driver(url: str, driver: str) -> None:
 def test_unsupported_database_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database 'mysql'"):
         normalize_database_url("mysql://u@h/db")
+
+
+def test_attachment_defaults_need_no_configuration(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path)})
+
+    assert settings.attachment_storage_url == ""
+    assert settings.attachment_max_bytes == 25 * 1024 * 1024
+    assert settings.attachment_max_per_response == 10
+    assert "image/png" in settings.attachment_allowed_types
+    # Derived from the JWT secret, and not the secret itself.
+    assert len(settings.attachment_key()) == 32
+    assert settings.attachment_key() != (settings.jwt_secret or "").encode()
+
+
+def test_production_with_jwks_needs_an_attachment_signing_key() -> None:
+    with pytest.raises(SettingsError, match="ATTACHMENT_SIGNING_KEY"):
+        Settings.from_env(
+            {"HELPDESK_ENV": "production", "JWT_JWKS_URL": "https://id.example.com/jwks.json"}
+        )
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"ATTACHMENT_SIGNING_KEY": "short"}, "ATTACHMENT_SIGNING_KEY"),
+        ({"ATTACHMENT_MAX_BYTES": "0"}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_BYTES": str(2**31)}, "ATTACHMENT_MAX_BYTES"),
+        ({"ATTACHMENT_MAX_PER_RESPONSE": "many"}, "ATTACHMENT_MAX_PER_RESPONSE"),
+        ({"ATTACHMENT_UPLOAD_URL_SECONDS": "1"}, "ATTACHMENT_UPLOAD_URL_SECONDS"),
+        ({"PUBLIC_URL": "support.example.com"}, "PUBLIC_URL"),
+    ],
+)
+def test_bad_attachment_settings_are_named(tmp_path: Path, env: dict[str, str], says: str) -> None:
+    with pytest.raises(SettingsError, match=says):
+        Settings.from_env({"HELPDESK_DATA_DIR": str(tmp_path), "JWT_SECRET": STRONG, **env})
+
+
+def test_a_separate_signing_key_changes_the_attachment_key(tmp_path: Path) -> None:
+    base = {"HELPDESK_DATA_DIR": str(tmp_path), "JWT_SECRET": STRONG}
+    derived = Settings.from_env(base).attachment_key()
+    own = Settings.from_env({**base, "ATTACHMENT_SIGNING_KEY": "k" * 40}).attachment_key()
+
+    assert derived != own

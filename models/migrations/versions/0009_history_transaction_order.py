@@ -8,7 +8,7 @@ row that sorts before one already delivered. Existing rows get tx 0: they were c
 id order under the old lock. SQLite keeps 0 (its writers are serialized). Needs PostgreSQL 13.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
