@@ -32,12 +32,22 @@ def normalize_database_url(url: str) -> URL:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver would begin a transaction only before the first INSERT/UPDATE/DELETE, and an
+    # outermost SAVEPOINT then starts one of its own, which its RELEASE commits: a savepoint
+    # (Session.begin_nested) as a transaction's first write committed on its own, even if the
+    # transaction later rolled back. So the driver begins nothing, and `_sqlite_begin` emits
+    # a real BEGIN whenever SQLAlchemy starts a transaction (SQLAlchemy's documented recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # SQLite leaves foreign keys off unless asked; WAL lets readers run beside a writer.
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def create_engine(
@@ -62,6 +72,7 @@ def create_engine(
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 

@@ -55,8 +55,7 @@ async def _migrate(engine: AsyncEngine, run: Callable[[Connection], None]) -> No
     async with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
-            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            await conn.commit()
+            await conn.run_sync(_pragma, "PRAGMA foreign_keys=OFF")
         try:
             async with conn.begin():
                 await conn.run_sync(run)
@@ -66,8 +65,17 @@ async def _migrate(engine: AsyncEngine, run: Callable[[Connection], None]) -> No
                         raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
         finally:
             if sqlite:
-                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-                await conn.commit()
+                await conn.run_sync(_pragma, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(connection: Connection, statement: str) -> None:
+    """A pragma outside any transaction (inside one, foreign_keys is silently ignored): on the
+    driver connection, which begins nothing on its own (models/engine.py)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

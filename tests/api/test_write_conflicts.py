@@ -39,3 +39,22 @@ async def test_a_unique_violation_is_a_conflict_and_changes_nothing(db: Stack, s
     assert published == []
     count = await session.scalar(select(func.count()).select_from(Organization))
     assert count == 1
+
+
+async def test_a_savepoint_released_before_a_failure_is_rolled_back_with_it(
+    db: Stack, session
+) -> None:
+    # On SQLite a savepoint that was a transaction's first statement used to start (and, when
+    # released, commit) a transaction of its own: the write below survived its rollback.
+    async def write(s: Any) -> None:
+        async with s.begin_nested():
+            s.add(Organization(name="Half done", slug="half-done"))
+        raise RuntimeError("a later step fails")
+
+    scope = Scope(db.sessionmaker, Actor.anonymous())
+    with pytest.raises(RuntimeError):
+        await scope.write(write)
+    await scope.close()
+
+    count = await session.scalar(select(func.count()).select_from(Organization))
+    assert count == 0
