@@ -61,6 +61,7 @@ def via_fragments(times: int) -> str:
 
 
 def spreads_only(levels: int) -> str:
+    """Fragments that only spread the next one twice: 2^levels expansions of one field."""
     fragments = [f"fragment L{i} on Query {{ ...L{i + 1} ...L{i + 1} }}" for i in range(levels)]
     fragments.append(f"fragment L{levels} on Query {{ me {{ __typename }} }}")
     return "{ ...L0 } " + " ".join(fragments)

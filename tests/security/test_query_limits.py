@@ -24,6 +24,7 @@ from graphql.validation.rules import overlapping_fields_can_be_merged as overlap
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bench.validation import repeated, spreads_only, via_fragments
 from schema import create_schema
 from schema.limits import QueryLimits, field_merges
 from tests.conftest import Stack
@@ -34,35 +35,17 @@ LIMITS = QueryLimits()
 GRAPHQL_SCHEMA = create_schema()._schema
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 README_OPERATIONS = re.findall(r"```graphql\n(.*?)```", README, re.DOTALL)
-
-
-def repeated(times: int, selection: str = "responses { totalCount }") -> str:
-    return "{ tickets { nodes { " + " ".join([selection] * times) + " } } }"
-
-
-def via_fragments(times: int) -> str:
-    spreads = " ".join(f"...F{i}" for i in range(times))
-    fragments = " ".join(
-        f"fragment F{i} on Ticket {{ responses {{ totalCount }} }}" for i in range(times)
-    )
-    return f"{{ tickets {{ nodes {{ {spreads} }} }} }} {fragments}"
+SUBSELECTION = "responses { totalCount }"
 
 
 def via_inline_fragments(times: int) -> str:
     return repeated(times, "... on Ticket { responses { totalCount } }")
 
 
-def spreads_only(levels: int) -> str:
-    """Fragments that only spread the next one twice: 2^levels expansions of one field."""
-    fragments = [f"fragment L{i} on Query {{ ...L{i + 1} ...L{i + 1} }}" for i in range(levels)]
-    fragments.append(f"fragment L{levels} on Query {{ me {{ __typename }} }}")
-    return "{ ...L0 } " + " ".join(fragments)
-
-
 ATTACKS = {
     # The reviewer's document: 450 repeats, 11 KB, within the alias, token and cost limits.
-    "450 repeats": repeated(450),
-    "150 repeats": repeated(150),
+    "450 repeats": repeated(450, SUBSELECTION),
+    "150 repeats": repeated(150, SUBSELECTION),
     "through 120 fragments": via_fragments(120),
     "through 150 inline fragments": via_inline_fragments(150),
     "fragments spreading fragments": spreads_only(16),
@@ -147,7 +130,7 @@ def test_the_attacks_are_within_the_other_limits(attack: str) -> None:
 def test_field_merges_count_squares_of_repeats_per_path() -> None:
     assert field_merges(parse("{ me { __typename } }"), stop_above=100) == 2
     # tickets, nodes: 1 each; responses and totalCount: 3 each, squared.
-    assert field_merges(parse(repeated(3)), stop_above=100) == 1 + 1 + 9 + 9
+    assert field_merges(parse(repeated(3, SUBSELECTION)), stop_above=100) == 1 + 1 + 9 + 9
     # Aliases are other paths.
     aliased = "{ tickets { nodes { a: responses { totalCount } b: responses { totalCount } } } }"
     assert field_merges(parse(aliased), stop_above=100) == 1 + 1 + 1 + 1 + 1 + 1
