@@ -4,21 +4,34 @@ This package imports nothing from the rest of the project.
 """
 
 from models.attachment import Attachment
+from models.audit import AuditEntry
 from models.base import Base
-from models.customer import Customer
-from models.enums import ActorType, HistoryAction, Priority, Status, TeamRole
+from models.customer import Customer, OrganizationCustomer
+from models.enums import (
+    ActorType,
+    HistoryAction,
+    OrganizationVisibility,
+    Priority,
+    Status,
+    TeamRole,
+)
 from models.organization import Organization
+from models.routing import RoutingRule
 from models.team import Team, TeamMember
 from models.ticket import Ticket, TicketHistory, TicketResponse
 
 __all__ = [
     "ActorType",
     "Attachment",
+    "AuditEntry",
     "Base",
     "Customer",
     "HistoryAction",
     "Organization",
+    "OrganizationCustomer",
+    "OrganizationVisibility",
     "Priority",
+    "RoutingRule",
     "Status",
     "Team",
     "TeamMember",

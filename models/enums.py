@@ -29,6 +29,13 @@ class ActorType(enum.StrEnum):
     CUSTOMER = "customer"
     TEAM_MEMBER = "team_member"
     SYSTEM = "system"
+    # A routing rule changed the ticket (actor_id is the rule's id).
+    ROUTING_RULE = "routing_rule"
+
+
+class OrganizationVisibility(enum.StrEnum):
+    PUBLIC = "public"
+    INVITE_ONLY = "invite_only"
 
 
 class AuthorType(enum.StrEnum):

@@ -34,13 +34,18 @@ class Actor:
         return cls(kind=ActorKind.ANONYMOUS)
 
     @classmethod
-    def customer(cls, id: int, user_id: str) -> Actor:
+    def customer(cls, id: int, user_id: str | None) -> Actor:
         """A customer, who sees only their own tickets."""
         return cls(kind=ActorKind.CUSTOMER, id=id, user_id=user_id)
 
     @classmethod
     def team_member(
-        cls, id: int, user_id: str, organization_id: int, role: TeamRole, team_id: int | None = None
+        cls,
+        id: int,
+        user_id: str | None,
+        organization_id: int,
+        role: TeamRole,
+        team_id: int | None = None,
     ) -> Actor:
         """An agent or admin of one organization."""
         kind = ActorKind.ADMIN if role is TeamRole.ADMIN else ActorKind.AGENT

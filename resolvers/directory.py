@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Base, Customer, Organization, Team, TeamMember
+from models import Base, Customer, Organization, RoutingRule, Team, TeamMember
 from permissions import Actor
+from permissions.admin import readable_rules
 from permissions.people import (
     readable_customers,
     readable_members,
@@ -24,9 +25,15 @@ async def list_organizations(session: AsyncSession, actor: Actor) -> Sequence[Or
     return (await session.scalars(readable_organizations(actor).order_by(Organization.name))).all()
 
 
-async def list_teams(session: AsyncSession, actor: Actor) -> Sequence[Team]:
-    """The caller's organization's teams (staff only; empty for customers)."""
-    return (await session.scalars(readable_teams(actor).order_by(Team.name))).all()
+async def list_teams(
+    session: AsyncSession, actor: Actor, *, include_archived: bool = False
+) -> Sequence[Team]:
+    """The caller's organization's teams (staff only; empty for customers), without the
+    archived ones unless asked."""
+    statement = readable_teams(actor).order_by(Team.name)
+    if not include_archived:
+        statement = statement.where(Team.archived_at.is_(None))
+    return (await session.scalars(statement)).all()
 
 
 async def list_members(
@@ -60,6 +67,7 @@ async def visible_by_ids(
         Team: readable_teams,
         TeamMember: readable_members,
         Customer: readable_customers,
+        RoutingRule: readable_rules,
     }
     id_column: Any = model.__table__.c.id
     found = {

@@ -56,6 +56,12 @@ class UserErrorCode(enum.StrEnum):
     TICKET_CLOSED = "ticket_closed"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     DUPLICATE = "duplicate"
+    # A name or email already used (team names per organization, member emails anywhere).
+    TAKEN = "taken"
+    # The change would leave the organization without an active admin.
+    LAST_ADMIN = "last_admin"
+    # The team is archived: it takes no new tickets and cannot be assigned.
+    ARCHIVED = "archived"
 
 
 @dataclass(frozen=True)

@@ -222,10 +222,10 @@ async def _hydrate(
     team_ids: set[int] = set()
     for group in groups:
         for row in group:
-            if row.actor_id is not None:
-                (customer_ids if row.actor_type is ActorType.CUSTOMER else member_ids).add(
-                    row.actor_id
-                )
+            if row.actor_id is not None and row.actor_type is ActorType.CUSTOMER:
+                customer_ids.add(row.actor_id)
+            elif row.actor_id is not None and row.actor_type is ActorType.TEAM_MEMBER:
+                member_ids.add(row.actor_id)
             # What typed entries show: the members of an Assigned, the teams of a TeamChanged.
             referenced = {row.field_name: {stored_id(row.old_value), stored_id(row.new_value)}}
             member_ids |= {i for i in referenced.get("assignee", ()) if i is not None}

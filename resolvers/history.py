@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import HistoryAction, Ticket, TicketHistory
 from models.base import utcnow
-from models.enums import HistoryField
+from models.enums import ActorType, HistoryField
 from permissions import Actor
 from subscriptions.events import PENDING_EVENTS, TicketEventEnvelope, kind_of
 
@@ -58,17 +58,20 @@ async def record_change(
     entries: list[Entry],
     *,
     response_id: int | None = None,
+    recorded_as: tuple[ActorType, int | None] | None = None,
 ) -> list[TicketHistory]:
-    """Write the history rows of one change to one ticket and queue its event."""
+    """Write the history rows of one change to one ticket and queue its event. The entries
+    name `actor`, or `recorded_as` (a routing rule acting for the system)."""
     if not entries:
         return []
+    actor_type, actor_id = recorded_as or (actor.actor_type, actor.id)
     now = utcnow()
     rows = [
         TicketHistory(
             ticket_id=ticket.id,
             organization_id=ticket.organization_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.id,
+            actor_type=actor_type,
+            actor_id=actor_id,
             action=entry.action,
             field_name=entry.field,
             old_value=_text(entry.old),

@@ -39,6 +39,7 @@ async def actors_for_subjects(
         for member in await session.scalars(
             select(TeamMember).where(TeamMember.user_id.in_(chunk))
         ):
+            assert member.user_id is not None
             try:
                 found[member.user_id] = _member_actor(member)
             except DomainError as exc:
@@ -48,6 +49,7 @@ async def actors_for_subjects(
             for customer in await session.scalars(
                 select(Customer).where(Customer.user_id.in_(rest))
             ):
+                assert customer.user_id is not None
                 found[customer.user_id] = Actor.customer(id=customer.id, user_id=customer.user_id)
     return {subject: found.get(subject) or _unknown() for subject in wanted}
 

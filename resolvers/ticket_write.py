@@ -183,6 +183,10 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: CreateTicketI
     if attached:
         entries += await attach(session, ticket, None, attached)
     await record_change(session, actor, ticket, entries)
+    # Imported here: routing applies its changes with this module's helpers.
+    from resolvers.routing import route_new_ticket
+
+    await route_new_ticket(session, actor, ticket)
     return ticket
 
 
@@ -252,12 +256,20 @@ async def _team_in(
 ) -> int | None:
     if team_id is None:
         return None
-    found = await session.scalar(
-        select(Team.id).where(Team.id == team_id, Team.organization_id == organization_id)
-    )
+    found = (
+        await session.execute(
+            select(Team.id, Team.archived_at).where(
+                Team.id == team_id, Team.organization_id == organization_id
+            )
+        )
+    ).one_or_none()
     if found is None:
         problems.add("teamId", "no such team in this organization", UserErrorCode.NOT_FOUND)
-    return found
+        return None
+    if found.archived_at is not None:
+        problems.add("teamId", "this team is archived", UserErrorCode.ARCHIVED)
+        return None
+    return int(found.id)
 
 
 async def _by_idempotency_key(

@@ -20,27 +20,48 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from schema.attachment import Attachment
 from schema.attachment_mutations import AttachmentMutation
 from schema.context import request_id
+from schema.customer import CustomerMutation, CustomerQuery
 from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors, finished_error
 from schema.history import HISTORY_TYPES, HistoryEntry
 from schema.limits import QueryLimits, cost_extension, limit_extensions
 from schema.node import NodeQuery
+from schema.organization import OrganizationMutation, OrganizationQuery
 from schema.people import Customer, Organization, Team, TeamMember
 from schema.ratelimit import RateLimitQuery
+from schema.routing import RoutingMutation, RoutingQuery, RoutingRule
 from schema.stats import StatsQuery
 from schema.subscriptions import Subscription
+from schema.team_mutations import TeamMutation
 from schema.ticket import Response, Ticket, TicketQuery
 from schema.ticket_mutations import TicketMutation
 from schema.viewer import ViewerQuery
 
 
 @strawberry.type(description="Read the helpdesk.")
-class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery, RateLimitQuery):
+class Query(
+    ViewerQuery,
+    NodeQuery,
+    TicketQuery,
+    StatsQuery,
+    DirectoryQuery,
+    CustomerQuery,
+    RoutingQuery,
+    OrganizationQuery,
+    RateLimitQuery,
+):
     pass
 
 
 @strawberry.type(description="Change the helpdesk. Every change writes history.")
-class Mutation(TicketMutation, AttachmentMutation):
+class Mutation(
+    TicketMutation,
+    AttachmentMutation,
+    TeamMutation,
+    CustomerMutation,
+    RoutingMutation,
+    OrganizationMutation,
+):
     pass
 
 
@@ -120,6 +141,7 @@ def create_schema(
             TeamMember,
             Team,
             Organization,
+            RoutingRule,
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )

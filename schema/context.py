@@ -23,6 +23,7 @@ from models import (
     Attachment,
     Customer,
     Organization,
+    RoutingRule,
     Team,
     TeamMember,
     TicketHistory,
@@ -30,6 +31,7 @@ from models import (
 )
 from models.engine import set_row_security
 from permissions import Actor
+from permissions.admin import named_rules
 from permissions.ticket import response_visibility
 from resolvers import attachment as attachments
 from resolvers import loaders as batch
@@ -70,6 +72,8 @@ class Loaders:
     response_attachments: DataLoader[int, list[Attachment]]
     ticket_attachments: DataLoader[int, list[Attachment]]
     visible_attachment: DataLoader[int, Attachment | None]
+    # Routing rules as history entries name them (staff of the organization only).
+    routing_rule: DataLoader[int, RoutingRule | None]
 
 
 @dataclass
@@ -193,6 +197,7 @@ class Scope:
             response_attachments=self._grouped(attachments.attachments_for_responses),
             ticket_attachments=self._grouped(attachments.attachments_for_tickets),
             visible_attachment=DataLoader(self._load_visible_attachments),
+            routing_rule=DataLoader(self._load_named_rules),
         )
 
     def _grouped(
@@ -217,6 +222,16 @@ class Scope:
             return await batch.rows_by_id(
                 session, TicketResponse, ids, where=response_visibility(self.actor)
             )
+
+    async def _load_named_rules(self, ids: list[int]) -> list[RoutingRule | None]:
+        async with self.db() as session:
+            found = {
+                rule.id: rule
+                for rule in await session.scalars(
+                    named_rules(self.actor).where(RoutingRule.id.in_(ids))
+                )
+            }
+        return [found.get(i) for i in ids]
 
     async def _load_visible_attachments(self, ids: list[int]) -> list[Attachment | None]:
         async with self.db() as session:

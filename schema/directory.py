@@ -30,13 +30,15 @@ class DirectoryQuery:
         return await ctx.run(lambda s: directory.list_organizations(s, ctx.actor))
 
     @strawberry.field(
-        description="Your organization's teams (staff only).",
+        description="Your organization's teams (staff only); active ones unless asked.",
         graphql_type=list[Team] | None,
         permission_classes=[IsAuthenticated, IsStaff],
     )
-    async def teams(self, info: Info) -> Sequence[TeamModel]:
+    async def teams(self, info: Info, include_archived: bool = False) -> Sequence[TeamModel]:
         ctx = info.context
-        return await ctx.run(lambda s: directory.list_teams(s, ctx.actor))
+        return await ctx.run(
+            lambda s: directory.list_teams(s, ctx.actor, include_archived=include_archived)
+        )
 
     @strawberry.field(
         description="Your organization's team members (staff only); active ones unless asked.",

@@ -18,3 +18,13 @@ TicketStatus = enums.Status
 TicketPriority = enums.Priority
 TeamRole = enums.TeamRole
 HistoryAction = enums.HistoryAction
+
+strawberry.enum(
+    enums.OrganizationVisibility,
+    name="OrganizationVisibility",
+    description=(
+        "Who may open tickets with an organization: PUBLIC (any customer) or INVITE_ONLY "
+        "(customers it invited, or who already have tickets there)."
+    ),
+)
+OrganizationVisibility = enums.OrganizationVisibility

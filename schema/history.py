@@ -15,6 +15,7 @@ several types' values would need an alias for each.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
@@ -22,12 +23,13 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from models import Attachment as AttachmentModel
+from models import RoutingRule as RoutingRuleModel
 from models import Status
 from models import Team as TeamModel
 from models import TeamMember as TeamMemberModel
 from models import TicketHistory as TicketHistoryModel
 from models import TicketResponse as TicketResponseModel
-from models.enums import HistoryField, Priority
+from models.enums import ActorType, HistoryField, Priority
 from permissions.fields import IsStaff
 from resolvers.history import (
     EntryKind,
@@ -41,7 +43,8 @@ from schema.attachment import Attachment
 from schema.context import Info
 from schema.enums import HistoryAction, TicketPriority, TicketStatus
 from schema.ids import encode_id
-from schema.people import Person, Team, TeamMember, load_person
+from schema.people import Customer, Person, Team, TeamMember, load_person
+from schema.routing import RoutingRule
 
 if TYPE_CHECKING:
     from schema.ticket import Response
@@ -67,6 +70,41 @@ def _history_value(field_name: str | None, value: str | None) -> str | None:
     return str(encode_id(type_name, int(value)))
 
 
+@strawberry.enum(description="What kind of automatic change this was.")
+class SystemActorKind(enum.Enum):
+    ROUTING_RULE = "routing_rule"
+    SYSTEM = "system"
+
+
+@strawberry.type(
+    description=(
+        "A change the helpdesk made by itself: a routing rule applied to a new ticket, or "
+        "another automatic change."
+    )
+)
+class SystemActor:
+    kind: SystemActorKind
+    rule_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description=(
+            "The routing rule that made the change (also once deleted). Staff only: null for "
+            "customers, who see only that routing did it."
+        ),
+        graphql_type=RoutingRule | None,
+    )
+    async def routing_rule(self, info: Info) -> RoutingRuleModel | None:
+        if self.rule_id is None or not info.context.actor.is_staff:
+            return None
+        return await info.context.loaders.routing_rule.load(self.rule_id)
+
+
+HistoryActor = Annotated[
+    Customer | TeamMember | SystemActor,
+    strawberry.union("HistoryActor", description="Who made a change."),
+]
+
+
 @strawberry.interface(
     name="HistoryEntry",
     description=(
@@ -90,9 +128,24 @@ class HistoryEntry(relay.Node):
     def changed_field(self, root: strawberry.Parent[TicketHistoryModel]) -> HistoryField | None:
         return changed_field(root)
 
-    @strawberry.field(description="Who did it; null for the system.", graphql_type=Person | None)
+    @strawberry.field(
+        description=(
+            "Who did it: a person; null for the system and routing rules (see performedBy)."
+        ),
+        graphql_type=Person | None,
+    )
     async def actor(self, root: strawberry.Parent[TicketHistoryModel], info: Info) -> Any:
         return await load_person(info, root.actor_type, root.actor_id)
+
+    @strawberry.field(
+        description="Who did it: a Customer, a TeamMember, or the helpdesk itself (SystemActor).",
+        graphql_type=HistoryActor,
+    )
+    async def performed_by(self, root: strawberry.Parent[TicketHistoryModel], info: Info) -> Any:
+        if root.actor_type is ActorType.ROUTING_RULE:
+            return SystemActor(kind=SystemActorKind.ROUTING_RULE, rule_id=root.actor_id)
+        person = await load_person(info, root.actor_type, root.actor_id)
+        return person or SystemActor(kind=SystemActorKind.SYSTEM, rule_id=None)
 
     @strawberry.field(
         description=(

@@ -9,7 +9,15 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from models import Customer, Organization, Team, TeamMember, TicketHistory, TicketResponse
+from models import (
+    Customer,
+    Organization,
+    RoutingRule,
+    Team,
+    TeamMember,
+    TicketHistory,
+    TicketResponse,
+)
 from permissions import Actor
 from permissions.fields import IsAuthenticated
 from resolvers import attachment as attachments
@@ -41,6 +49,7 @@ FETCHERS: dict[str, Fetch] = {
     "Team": _directory(Team),
     "Organization": _directory(Organization),
     "Attachment": attachments.attachments_by_id,
+    "RoutingRule": _directory(RoutingRule),
 }
 
 

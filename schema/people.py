@@ -13,9 +13,9 @@ from models import Organization as OrganizationModel
 from models import Team as TeamModel
 from models import TeamMember as TeamMemberModel
 from models.enums import ActorType, AuthorType
-from permissions.fields import CanSeeCustomerContact, CanSeeMemberContact
+from permissions.fields import CanSeeCustomerContact, CanSeeMemberContact, IsStaff
 from schema.context import Info
-from schema.enums import TeamRole
+from schema.enums import OrganizationVisibility, TeamRole
 
 
 @strawberry.type(description="A support organization (tenant) that customers open tickets with.")
@@ -23,6 +23,9 @@ class Organization(relay.Node):
     id: relay.NodeID[int]
     name: str = strawberry.field(description="Display name.")
     slug: str = strawberry.field(description="Unique, URL-safe short name.")
+    visibility: OrganizationVisibility = strawberry.field(
+        description="Whether any customer may open tickets here, or only invited ones."
+    )
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
@@ -33,6 +36,16 @@ class Organization(relay.Node):
 class Team(relay.Node):
     id: relay.NodeID[int]
     name: str = strawberry.field(description="Name, unique within the organization.")
+    description: str | None = strawberry.field(
+        description="What the team does. Staff only.", permission_classes=[IsStaff]
+    )
+    archived_at: dt.datetime | None = strawberry.field(
+        description=(
+            "When the team was archived (it keeps its tickets, takes no new ones); null while "
+            "active. Staff only."
+        ),
+        permission_classes=[IsStaff],
+    )
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
@@ -67,6 +80,20 @@ class TeamMember(relay.Node):
         description="Email address. Visible to staff of the same organization.",
         permission_classes=[CanSeeMemberContact],
     )
+    invited_at: dt.datetime | None = strawberry.field(
+        description="When the member was invited (null for members made otherwise). Staff only.",
+        permission_classes=[CanSeeMemberContact],
+    )
+
+    @strawberry.field(
+        description=(
+            "Invited and not signed in yet (the first token with the member's verified email "
+            "claims the invitation). Staff of the same organization only."
+        ),
+        permission_classes=[CanSeeMemberContact],
+    )
+    def is_pending(self, root: strawberry.Parent[TeamMemberModel]) -> bool | None:
+        return root.is_pending
 
     @strawberry.field(description="The member's team, if any.", graphql_type=Team | None)
     async def team(self, root: strawberry.Parent[TeamMemberModel], info: Info) -> TeamModel | None:

@@ -19,9 +19,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.engine import set_row_security
 from permissions import Actor
 from resolvers.errors import DomainError
 from resolvers.identity import actors_for_subjects
+from resolvers.onboarding import claim_identity
 
 logger = logging.getLogger("helpdesk.access")
 
@@ -84,6 +86,17 @@ class Directory:
         if isinstance(found, DomainError):
             raise type(found)(found.message)
         return found
+
+    async def claim(self, subject: str, email: str, *, name: str | None, self_signup: bool) -> bool:
+        """A first sign-in: give the subject to the invited member or customer with this
+        verified email (or a new customer with self-signup). True when it now has someone."""
+        async with self._sessionmaker() as session:
+            set_row_security(session, "system")
+            claimed = await claim_identity(
+                session, subject, email, name=name, self_signup=self_signup
+            )
+        self.cache.forget(subject)
+        return claimed
 
     async def current(self, subjects: Iterable[str]) -> dict[str, Actor | DomainError]:
         """Every subject's Actor (or error) as the database has it now, in two queries."""

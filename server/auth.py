@@ -118,12 +118,31 @@ def _is_timestamp(value: object) -> bool:
     )
 
 
-def issue_development_token(settings: Settings, subject: str, ttl: dt.timedelta) -> str:
+def verified_email(settings: Settings, claims: dict[str, Any]) -> str | None:
+    """The token's email when the identity provider verified it (JWT_EMAIL_CLAIM and
+    JWT_EMAIL_VERIFIED_CLAIM; an empty verified claim name trusts every email)."""
+    address = claims.get(settings.jwt_email_claim)
+    if not isinstance(address, str) or not address.strip() or not storable_text(address):
+        return None
+    if settings.jwt_email_verified_claim:
+        verified = claims.get(settings.jwt_email_verified_claim)
+        # Some providers send the flag as a string.
+        if verified is not True and verified != "true":
+            return None
+    return address.strip()
+
+
+def issue_development_token(
+    settings: Settings,
+    subject: str,
+    ttl: dt.timedelta,
+    extra_claims: dict[str, Any] | None = None,
+) -> str:
     """An HS256 token for a subject, signed with the configured secret (development and tests)."""
     if settings.jwt_secret is None:
         raise ValueError("tokens can only be issued with an HS256 secret, not with a JWKS URL")
     now = dt.datetime.now(dt.UTC)
-    claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + ttl}
+    claims: dict[str, Any] = {**(extra_claims or {}), "sub": subject, "iat": now, "exp": now + ttl}
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience:

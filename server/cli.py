@@ -224,7 +224,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         )
     _require_database(settings)
 
-    async def find_subject(session: AsyncSession) -> list[str]:
+    async def find_subject(session: AsyncSession) -> list[str | None]:
         subjects = list(
             await session.scalars(select(Customer.user_id).where(Customer.email == args.email))
         )
@@ -237,7 +237,44 @@ def cmd_token(args: argparse.Namespace) -> int:
     if len(subjects) != 1:
         reason = "no customer or team member has" if not subjects else "more than one account has"
         raise CommandError(f"{reason} the email {args.email!r}")
-    print(issue_development_token(settings, subjects[0], _duration(args.ttl)))
+    subject, claims = subjects[0], None
+    if subject is None:
+        # Invited and never signed in: a token whose verified email claims the invitation.
+        subject = f"local|{args.email.strip().lower()}"
+        claims = {
+            settings.jwt_email_claim: args.email.strip().lower(),
+            **(
+                {settings.jwt_email_verified_claim: True}
+                if settings.jwt_email_verified_claim
+                else {}
+            ),
+        }
+    print(issue_development_token(settings, subject, _duration(args.ttl), claims))
+    return 0
+
+
+def cmd_org(args: argparse.Namespace) -> int:
+    from resolvers.errors import UserInputError
+    from resolvers.organization import create_organization
+
+    settings = _settings()
+    _require_database(settings)
+
+    async def create(session: AsyncSession) -> tuple[int, int]:
+        made = await create_organization(
+            session, args.slug, args.name, args.admin_email, args.admin_name
+        )
+        return made.organization.id, made.admin.id
+
+    try:
+        _with_session(create)
+    except UserInputError as exc:
+        raise CommandError("; ".join(e.message for e in exc.errors)) from None
+    print(
+        f"created organization {args.slug!r} with admin {args.admin_email.strip().lower()}: "
+        "they sign in with a token carrying that email, verified "
+        f"({settings.jwt_email_claim} + {settings.jwt_email_verified_claim or 'no check'})"
+    )
     return 0
 
 
@@ -324,6 +361,17 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("email")
     token.add_argument("--ttl", default="24h", help="lifetime such as 30m, 12h, 7d (default 24h)")
     token.set_defaults(handler=cmd_token)
+
+    org = commands.add_parser("org", help="organizations (everything else is in the API)")
+    org_commands = org.add_subparsers(dest="org_command", required=True)
+    org_create = org_commands.add_parser(
+        "create", help="create an organization and its first admin (pending until sign-in)"
+    )
+    org_create.add_argument("slug", help="unique short name: lower-case letters, digits, dashes")
+    org_create.add_argument("--name", required=True, help="display name")
+    org_create.add_argument("--admin-email", required=True, help="the first admin's email")
+    org_create.add_argument("--admin-name", default=None, help="the first admin's name")
+    org.set_defaults(handler=cmd_org)
 
     schema_cmd = commands.add_parser("schema", help="export or check schema.graphql")
     schema_cmd.add_argument("schema_command", choices=["export", "check"])

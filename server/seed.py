@@ -253,6 +253,7 @@ async def demo_users(session: AsyncSession) -> list[DemoUser]:
     users += [
         DemoUser(subject=subject, email=email, role=role.value, organization=slug)
         for subject, email, role, slug in rows
+        if subject is not None
     ]
     customers = await session.execute(
         select(Customer.user_id, Customer.email)
@@ -262,5 +263,6 @@ async def demo_users(session: AsyncSession) -> list[DemoUser]:
     users += [
         DemoUser(subject=subject, email=email, role="customer", organization=None)
         for subject, email in customers
+        if subject is not None
     ]
     return users

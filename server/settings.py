@@ -153,6 +153,11 @@ class Settings:
     attachment_upload_url_seconds: int = 900
     attachment_unattached_seconds: int = 86_400
     attachment_cleanup_interval_seconds: int = 300
+    # First sign-in (README, "Administering your helpdesk"): the token claims that carry the
+    # user's email and whether the identity provider verified it ("" trusts every email).
+    jwt_email_claim: str = "email"
+    jwt_email_verified_claim: str = "email_verified"
+    customer_self_signup: bool = False
     uses_development_secret: bool = field(default=False, compare=False)
 
     @property
@@ -339,6 +344,11 @@ class Settings:
             attachment_cleanup_interval_seconds=_int(
                 env.get("ATTACHMENT_CLEANUP_INTERVAL_SECONDS", "300"),
                 "ATTACHMENT_CLEANUP_INTERVAL_SECONDS",
+            ),
+            jwt_email_claim=(env.get("JWT_EMAIL_CLAIM", "email").strip() or "email"),
+            jwt_email_verified_claim=env.get("JWT_EMAIL_VERIFIED_CLAIM", "email_verified").strip(),
+            customer_self_signup=_bool(
+                env.get("CUSTOMER_SELF_SIGNUP", "false"), "CUSTOMER_SELF_SIGNUP"
             ),
             uses_development_secret=uses_dev_secret,
         )

@@ -32,7 +32,7 @@ from strawberry.types import ExecutionResult
 
 from permissions import Actor
 from resolvers.attachment_transfer import AttachmentFiles
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, UnauthenticatedError
 from schema.context import Context, request_id
 from schema.errors import UNAVAILABLE_MESSAGE, is_database_unavailable
 from server import negotiation
@@ -44,7 +44,7 @@ from server.access import (
     close_websocket,
 )
 from server.anonymous import AnonymousAccess, AuthenticationRequired
-from server.auth import AuthenticationError, TokenVerifier, bearer_token
+from server.auth import AuthenticationError, TokenVerifier, bearer_token, verified_email
 from server.fanout import Member, SharedFanout
 from server.persisted import PersistedQueries, PersistedQueryError
 from server.ratelimit import RateLimiter
@@ -131,8 +131,21 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             return Actor.anonymous()
         claims = await self._verifier.verify(token)
         context.token_expires_at = float(claims["exp"])
+        directory = self._runtime.get().directory
         try:
-            return await self._runtime.get().directory.actor(claims["sub"])
+            try:
+                return await directory.actor(claims["sub"])
+            except UnauthenticatedError:
+                # Nobody has this subject yet: a first sign-in may claim an invitation.
+                email = verified_email(self._settings, claims)
+                if email is None or not await directory.claim(
+                    claims["sub"],
+                    email,
+                    name=claims.get("name") if isinstance(claims.get("name"), str) else None,
+                    self_signup=self._settings.customer_self_signup,
+                ):
+                    raise
+                return await directory.actor(claims["sub"])
         except DomainError as exc:
             status_code = 403 if exc.code == "FORBIDDEN" else 401
             raise AuthenticationError(exc.message, code=exc.code, status_code=status_code) from None
