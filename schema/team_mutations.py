@@ -196,7 +196,8 @@ class TeamMutation:
 
         member, errors = await run_write(info, use_case)
         if member is not None:
-            _forget(info, member)
+            demoted = input.role is not strawberry.UNSET and member.role is TeamRole.AGENT
+            _forget(info, member, revoke="your access changed" if demoted else None)
         return TeamMemberPayload(member=member, user_errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
@@ -216,7 +217,7 @@ class TeamMutation:
             info, lambda s: members.deactivate_team_member(s, ctx.actor, member_id, reassign_to)
         )
         if done is not None:
-            _forget(info, done.member)
+            _forget(info, done.member, revoke="this team member account is deactivated")
         tickets: list[TicketModel] = [] if done is None else done.tickets
         return DeactivateTeamMemberPayload(
             member=None if done is None else done.member,  # type: ignore[arg-type]
@@ -241,10 +242,13 @@ class TeamMutation:
         return TeamMemberPayload(member=member, user_errors=errors)  # type: ignore[arg-type]
 
 
-def _forget(info: Info, member: TeamMemberModel) -> None:
-    """This instance stops trusting its cached idea of the member at once (other instances
-    within ACTOR_CACHE_SECONDS), so requests and open sockets act as they are now."""
+def _forget(info: Info, member: TeamMemberModel, revoke: str | None = None) -> None:
+    """This instance stops trusting its cached idea of the member at once, and with `revoke`
+    closes the member's sockets before any event of the change reaches them (other instances
+    act within ACTOR_CACHE_SECONDS, server/access.py). No await: nothing runs in between."""
     services = info.context.services
-    directory = getattr(services, "directory", None)
-    if directory is not None and member.user_id is not None:
-        directory.cache.forget(member.user_id)
+    if member.user_id is None or services is None:
+        return
+    services.directory.cache.forget(member.user_id)
+    if revoke is not None:
+        services.sockets.revoke_subject(member.user_id, revoke)

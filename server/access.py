@@ -166,6 +166,7 @@ class LiveSockets:
         self.interval = max(float(ttl), MIN_SWEEP_SECONDS)
         self._sockets: set[SocketAccess] = set()
         self._task: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._sockets)
@@ -219,6 +220,27 @@ class LiveSockets:
                 continue
             reason = actor.message if isinstance(actor, DomainError) else "your access changed"
             await self.revoke(access, CLOSE_ACCESS_CHANGED, reason)
+
+    def revoke_subject(self, subject: str, reason: str) -> int:
+        """This process's sockets of `subject` stop at once (before any event committed with
+        the change that took the rights is delivered) and are closed; for changes made here
+        (deactivateTeamMember, a role change). Other processes find out by their sweep."""
+        revoked = 0
+        for access in [s for s in self._sockets if s.actor.user_id == subject]:
+            if access.revoked is not None:
+                continue
+            access.revoked = reason
+            access.on_revoke()
+            self._sockets.discard(access)
+            task = asyncio.create_task(self._close(access, CLOSE_ACCESS_CHANGED, reason))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+            revoked += 1
+        return revoked
+
+    async def _close(self, access: SocketAccess, code: int, reason: str) -> None:
+        with contextlib.suppress(RuntimeError, OSError):
+            await access.close(code, reason[:120])
 
     async def revoke(self, access: SocketAccess, code: int, reason: str) -> None:
         """Stop everything on the socket at once, then close it."""
