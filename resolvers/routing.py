@@ -253,7 +253,8 @@ async def _apply(
         rule.assign_round_robin = data.assign_round_robin
     if not isinstance(data.stop_processing, Unset):
         rule.stop_processing = data.stop_processing
-    if not (rule.set_team_id or rule.set_priority or rule.add_tags or rule.assign_round_robin):
+    has_action = rule.set_team_id or rule.set_priority or rule.add_tags or rule.assign_round_robin
+    if not problems.errors and not has_action:
         problems.add(
             None,
             "a rule needs an action: setTeamId, setPriority, addTags or assignRoundRobin",
