@@ -60,3 +60,15 @@ def named_rules(actor: Actor) -> Select[RoutingRule]:
     if not actor.is_staff:
         return statement.where(false())
     return statement.where(RoutingRule.organization_id == actor.organization_id)
+
+
+# Organization events every staff member receives; admins receive every kind.
+STAFF_EVENT_TARGETS = frozenset({"team", "team_member"})
+
+
+def may_receive_organization_event(actor: Actor, organization_id: int, target_type: str) -> bool:
+    """Staff of the organization: team and member changes; its admins: every admin action.
+    Customers and other organizations: nothing."""
+    if not actor.is_staff or actor.organization_id != organization_id:
+        return False
+    return actor.is_admin or target_type in STAFF_EVENT_TARGETS

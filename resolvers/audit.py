@@ -4,8 +4,10 @@ transaction, readable by the organization's admins."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AuditEntry
@@ -13,6 +15,7 @@ from models.base import utcnow
 from models.enums import ActorType
 from permissions import Actor
 from permissions.admin import readable_audit
+from resolvers.locks import lock_audit_log
 from subscriptions.organization import PENDING_ORGANIZATION_EVENTS, OrganizationEventEnvelope
 
 
@@ -27,6 +30,7 @@ async def record_admin_action(
 ) -> AuditEntry:
     """Write one audit entry (actor None: the system, e.g. the `helpdesk` command) and queue
     the organization event that announces it after commit."""
+    await lock_audit_log(session)
     entry = AuditEntry(
         organization_id=organization_id,
         actor_type=ActorType.SYSTEM if actor is None else actor.actor_type,
@@ -73,3 +77,41 @@ async def audit_entries_by_id(
     if not ids:
         return []
     return list(await session.scalars(readable_audit(actor).where(AuditEntry.id.in_(ids))))
+
+
+@dataclass(frozen=True)
+class OrganizationChange:
+    """One committed audit entry, as the organization event hub delivers it."""
+
+    entry: AuditEntry
+    envelope: OrganizationEventEnvelope
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return (0, self.entry.id)
+
+
+async def load_organization_changes(
+    session: AsyncSession, after: tuple[int, int]
+) -> list[OrganizationChange]:
+    """Audit entries after a position, in id order (their commit order: lock_audit_log)."""
+    rows = await session.scalars(
+        select(AuditEntry).where(AuditEntry.id > after[1]).order_by(AuditEntry.id)
+    )
+    return [
+        OrganizationChange(
+            row,
+            OrganizationEventEnvelope(
+                cursor=row.id,
+                organization_id=row.organization_id,
+                action=row.action,
+                target_type=row.target_type,
+                target_id=row.target_id,
+            ),
+        )
+        for row in rows
+    ]
+
+
+async def latest_audit_position(session: AsyncSession) -> tuple[int, int]:
+    return (0, int(await session.scalar(select(func.max(AuditEntry.id))) or 0))

@@ -27,6 +27,7 @@ class LockClass(enum.IntEnum):
     TICKET = 1
     TICKET_IDEMPOTENCY_KEY = 2
     REPLY_IDEMPOTENCY_KEY = 3
+    AUDIT_LOG = 4
 
 
 def is_postgres(session: AsyncSession) -> bool:
@@ -79,4 +80,15 @@ async def lock_key(session: AsyncSession, lock_class: LockClass, key: str) -> No
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:class, hashtext(:key))"),
             {"class": lock_class.value, "key": key},
+        )
+
+
+async def lock_audit_log(session: AsyncSession) -> None:
+    """Writers of the audit log take turns from their entry to their commit, so entries
+    commit in id order and organization events can be read back by id without gaps. Taken
+    last (after every ticket and row lock), so it never waits inside another lock order.
+    Admin actions are rare; nothing else takes it."""
+    if is_postgres(session):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:class, 0)"), {"class": LockClass.AUDIT_LOG.value}
         )

@@ -27,11 +27,12 @@ from schema.history import HISTORY_TYPES, HistoryEntry
 from schema.limits import QueryLimits, cost_extension, limit_extensions
 from schema.node import NodeQuery
 from schema.organization import OrganizationMutation, OrganizationQuery
+from schema.organization_events import OrganizationSubscription
 from schema.people import Customer, Organization, Team, TeamMember
 from schema.ratelimit import RateLimitQuery
 from schema.routing import RoutingMutation, RoutingQuery, RoutingRule
 from schema.stats import StatsQuery
-from schema.subscriptions import Subscription
+from schema.subscriptions import Subscription as TicketSubscription
 from schema.team_mutations import TeamMutation
 from schema.ticket import Response, Ticket, TicketQuery
 from schema.ticket_mutations import TicketMutation
@@ -62,6 +63,11 @@ class Mutation(
     RoutingMutation,
     OrganizationMutation,
 ):
+    pass
+
+
+@strawberry.type(name="Subscription")
+class Subscription(TicketSubscription, OrganizationSubscription):
     pass
 
 

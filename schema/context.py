@@ -38,17 +38,18 @@ from resolvers import loaders as batch
 from resolvers.errors import UserErrorCode, user_error
 from resolvers.history import take_pending_events
 from resolvers.ticket import ChildPage, count_children, history_for_tickets, responses_for_tickets
-from subscriptions.events import TicketEventEnvelope
+from subscriptions.organization import take_pending_organization_events
 
 T = TypeVar("T")
 # The id of the HTTP request or WebSocket connection being served (set by the server's
 # middleware); errors and log lines carry it.
 request_id: ContextVar[str | None] = ContextVar("helpdesk_request_id", default=None)
 logger = logging.getLogger("helpdesk.context")
-Publisher = Callable[[Sequence[TicketEventEnvelope]], Awaitable[None]]
+# Publishes committed envelopes: ticket events, and organization events (their own hub).
+Publisher = Callable[[Sequence[Any]], Awaitable[None]]
 
 
-async def _publish_nowhere(events: Sequence[TicketEventEnvelope]) -> None:
+async def _publish_nowhere(events: Sequence[Any]) -> None:
     return None
 
 
@@ -140,12 +141,14 @@ class Scope:
         async with self._write_gate(), self.db() as session:
             try:
                 result = await use_case(session)
-                events = take_pending_events(session)
+                events: list[Any] = [*take_pending_events(session)]
+                events += take_pending_organization_events(session.info)
                 await session.commit()
             except IntegrityError:
                 # A constraint the use case could not check first (a concurrent write got
                 # there before us): the client's to retry, never INTERNAL.
                 take_pending_events(session)
+                take_pending_organization_events(session.info)
                 await session.rollback()
                 raise user_error(
                     None,
@@ -154,6 +157,7 @@ class Scope:
                 ) from None
             except BaseException:
                 take_pending_events(session)
+                take_pending_organization_events(session.info)
                 await session.rollback()
                 raise
             finally:

@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from models import migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
+from resolvers.audit import OrganizationChange, latest_audit_position, load_organization_changes
 from resolvers.events import (
     Position,
     TicketChange,
@@ -44,6 +45,11 @@ from server.view import HelpdeskGraphQL, Resources, Runtime
 from server.web import dashboard_page, static_files
 from subscriptions.backends import create_backend
 from subscriptions.hub import EventHub
+from subscriptions.organization import (
+    ORGANIZATION_CHANNEL_PATTERN,
+    OrganizationEventEnvelope,
+    organization_events_channel,
+)
 
 logger = logging.getLogger("helpdesk.app")
 
@@ -74,6 +80,32 @@ def create_hub(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession
         latest,
         waiting,
         queue_size=settings.subscriber_queue_size,
+    )
+
+
+def create_organization_hub(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> EventHub:
+    """The hub of organization events, reading them back from the audit log (as the system;
+    each subscriber's stream applies its policy)."""
+
+    async def load_after(position: Position) -> list[OrganizationChange]:
+        async with sessionmaker() as session:
+            set_row_security(session, "system")
+            return await load_organization_changes(session, position)
+
+    async def latest() -> Position:
+        async with sessionmaker() as session:
+            set_row_security(session, "system")
+            return await latest_audit_position(session)
+
+    return EventHub(
+        create_backend(settings.broadcast_url, ORGANIZATION_CHANNEL_PATTERN),
+        load_after,
+        latest,
+        queue_size=settings.subscriber_queue_size,
+        parse=OrganizationEventEnvelope.from_json,
+        channel_of=organization_events_channel,
     )
 
 
@@ -139,6 +171,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sessionmaker = create_sessionmaker(engine)
         hub = create_hub(settings, sessionmaker)
         await hub.connect()
+        organization_hub = create_organization_hub(settings, sessionmaker)
+        await organization_hub.connect()
         rate_limiter = create_rate_limiter(settings.broadcast_url, settings.rate_limit_per_minute)
         directory = Directory(sessionmaker, settings.actor_cache_seconds)
         sockets = LiveSockets(directory, settings.actor_cache_seconds)
@@ -147,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             engine=engine,
             sessionmaker=sessionmaker,
             hub=hub,
+            organization_hub=organization_hub,
             write_gate=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
             rate_limiter=rate_limiter,
             directory=directory,
@@ -188,6 +223,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await rate_limiter.close()
             await persisted_queries.close()
             await hub.disconnect()
+            await organization_hub.disconnect()
             await engine.dispose()
             metrics.uninstrument_pool(pool_limit)
             metrics.worker_exited()

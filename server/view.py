@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,7 @@ from server.ratelimit import RateLimiter
 from server.settings import Settings
 from server.web import graphiql_page
 from server.websocket import LegacyWSHandler, SendError, SocketRefusedError, TransportWSHandler
+from subscriptions.events import TicketEventEnvelope
 from subscriptions.hub import EventHub
 
 logger = logging.getLogger("helpdesk.view")
@@ -75,6 +76,17 @@ class Resources:
     # Storage, signer and limits of attachments; the public base URL of signed links.
     attachment_files: AttachmentFiles | None = None
     public_url: str | None = None
+    # Organization events (subscriptions/organization.py): admin changes, for staff.
+    organization_hub: EventHub | None = None
+
+    async def publish(self, events: Sequence[Any]) -> None:
+        """Committed envelopes to their hubs: ticket events, organization events."""
+        tickets = [e for e in events if isinstance(e, TicketEventEnvelope)]
+        if tickets:
+            await self.hub.publish(tickets)
+        others = [e for e in events if not isinstance(e, TicketEventEnvelope)]
+        if others and self.organization_hub is not None:
+            await self.organization_hub.publish(others)
 
 
 @dataclass
@@ -156,7 +168,7 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             sessionmaker=resources.sessionmaker,
             actor=Actor.anonymous(),
             request=request,
-            publish=resources.hub.publish,
+            publish=resources.publish,
             write_gate=resources.write_gate,
             services=resources,
         )

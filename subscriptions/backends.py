@@ -190,11 +190,12 @@ def _redact(url: str) -> str:
     return parsed._replace(netloc=parsed.hostname or "").geturl() if parsed.password else url
 
 
-def create_backend(url: str) -> BroadcastBackend:
-    """memory:// (one process) or redis:// / rediss:// (all instances)."""
+def create_backend(url: str, pattern: str = CHANNEL_PATTERN) -> BroadcastBackend:
+    """memory:// (one process) or redis:// / rediss:// (all instances), receiving the
+    channels of `pattern`."""
     scheme = urlparse(url).scheme
     if scheme == "memory":
         return InProcessBackend(url)
     if scheme in ("redis", "rediss"):
-        return ResilientRedisBackend(url)
+        return ResilientRedisBackend(url, pattern=pattern)
     raise ValueError(f"unsupported BROADCAST_URL scheme {scheme!r}: use memory:// or redis://")

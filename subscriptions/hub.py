@@ -97,8 +97,15 @@ class EventHub:
         undelivered: Undelivered | None = None,
         *,
         queue_size: int = 256,
+        parse: Callable[[str], Any] = TicketEventEnvelope.from_json,
+        channel_of: Callable[[int], str] = organization_channel,
     ) -> None:
+        """A hub of ticket changes by default; `parse` and `channel_of` make it one of another
+        envelope (organization events: subscriptions/organization.py), whose changes have a
+        `position` and an `envelope` with organization_id, customer_id and internal."""
         self.backend = backend
+        self._parse = parse
+        self._channel_of = channel_of
         self._load_after = load_after
         self._latest_position = latest_position
         self._undelivered = undelivered
@@ -190,7 +197,7 @@ class EventHub:
             metrics.ANNOUNCEMENTS.labels("skipped").inc()
             self._unannounced[envelope.organization_id] = envelope
             return
-        channel = organization_channel(envelope.organization_id)
+        channel = self._channel_of(envelope.organization_id)
         try:
             await asyncio.wait_for(
                 self.backend.publish(channel, envelope.to_json()), timeout=PUBLISH_TIMEOUT
@@ -286,7 +293,7 @@ class EventHub:
         while True:
             event = await self.backend.next_published()
             try:
-                TicketEventEnvelope.from_json(event.message)
+                self._parse(event.message)
             except (ValueError, KeyError, TypeError):
                 metrics.EVENTS_DROPPED.labels("malformed").inc()
                 logger.warning("skipped a malformed event on %s", event.channel)

@@ -24,9 +24,14 @@ class OrganizationEventEnvelope:
     action: str
     target_type: str
     target_id: int | None = None
+    # Routing keys the event hub reads: organization events go to staff only.
+    customer_id: None = None
+    internal: bool = True
 
     def to_json(self) -> str:
-        return orjson.dumps(asdict(self)).decode()
+        data = asdict(self)
+        del data["customer_id"], data["internal"]
+        return orjson.dumps(data).decode()
 
     @classmethod
     def from_json(cls, text: str | bytes) -> OrganizationEventEnvelope:
@@ -47,3 +52,12 @@ class OrganizationEventEnvelope:
 def organization_events_channel(organization_id: int) -> str:
     """The broadcast channel of one organization's setup changes."""
     return f"helpdesk.organization.{organization_id}"
+
+
+ORGANIZATION_CHANNEL_PATTERN = "helpdesk.organization.*"
+
+
+def take_pending_organization_events(session_info: dict[str, Any]) -> list[Any]:
+    """Remove and return the organization envelopes queued on a session."""
+    events: list[Any] = session_info.pop(PENDING_ORGANIZATION_EVENTS, [])
+    return events
