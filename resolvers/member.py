@@ -252,11 +252,12 @@ async def deactivate_team_member(
 
 
 async def reactivate_team_member(session: AsyncSession, actor: Actor, member_id: int) -> TeamMember:
-    """Let a deactivated member sign in again (their former tickets stay where they went)."""
+    """Let a deactivated member sign in again (their former tickets stay where they went).
+    An active member stays as they are (nothing to record)."""
     require_admin(actor, "reactivate team members")
     member = await member_of(session, actor, member_id)
     if member.is_active:
-        raise user_error("id", "this member is active", UserErrorCode.INVALID)
+        return member
     member.is_active = True
     member.updated_at = utcnow()
     await session.flush()

@@ -153,6 +153,10 @@ async def reorder_rules(
     """Evaluate the rules in this order; `rule_ids` names every rule exactly once."""
     require_admin(actor, "manage routing rules")
     rules = list(await session.scalars(readable_rules(actor).with_for_update()))
+    if set(rule_ids) - {r.id for r in rules}:
+        raise user_error(
+            "ruleIds", "no such routing rule in your organization", UserErrorCode.NOT_FOUND
+        )
     if sorted(rule_ids) != sorted(r.id for r in rules) or len(set(rule_ids)) != len(rule_ids):
         raise user_error(
             "ruleIds",

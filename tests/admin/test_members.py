@@ -281,7 +281,9 @@ async def test_a_reactivated_member_signs_in_again(db: Stack, world: World) -> N
 
     assert codes(payload_of(again, "deactivateTeamMember")) == [("id", "INVALID")]
     assert payload_of(body, "reactivateTeamMember")["member"]["isActive"] is True
-    assert codes(payload_of(twice, "reactivateTeamMember")) == [("id", "INVALID")]
+    # Reactivating an active member changes nothing and records nothing.
+    assert payload_of(twice, "reactivateTeamMember")["member"]["isActive"] is True
+    assert await audit_actions(db, world.org.id) == ["member.deactivated", "member.reactivated"]
     assert me["data"]["me"]["id"] == member_id(world.agent)
 
 

@@ -81,6 +81,8 @@ class Scene:
     stranger: Any
     # The stranger's upload, for their ticket with the other organization.
     stranger_file: Attachment
+    # A routing rule in each organization ("rule", "other_rule").
+    rules: dict[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.world, name)
@@ -94,6 +96,7 @@ class Scene:
             "Customer": lambda: gid(self.stranger),
             "Organization": lambda: gid(self.other_org),
             "Attachment": lambda: gid(self.stranger_file),
+            "RoutingRule": lambda: gid(self.rules["other_rule"]),
         }[type_name]()
 
 
@@ -416,6 +419,17 @@ CASES: dict[str, MutationCases] = {
 }
 
 
+# Administration (issue 11) keeps its cases in a module of its own.
+from tests.api.error_placement_admin import (  # noqa: E402
+    ADMIN_CASES,
+    ADMIN_ID_FIELD_TYPES,
+    add_rules,
+)
+
+CASES.update(ADMIN_CASES)
+ID_FIELD_TYPES.update(ADMIN_ID_FIELD_TYPES)
+
+
 # --- reading the schema ----------------------------------------------------------------------
 
 
@@ -536,9 +550,10 @@ async def scene(stack: Stack) -> Any:
             strangers_ticket, stranger, INTERNAL_FILE_NAME, "text/plain", attached=False
         )
         session.add(stranger_file)
+        rules = await add_rules(session, world)
         await session.commit()
     try:
-        yield Scene(world, stranger, stranger_file)
+        yield Scene(world, stranger, stranger_file, rules)
     finally:
         await empty_tables(stack.engine)
 
