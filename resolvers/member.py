@@ -103,9 +103,16 @@ class MemberChanges:
         return {name for name, value in names.items() if not isinstance(value, Unset)}
 
 
+@dataclass(frozen=True)
+class MemberUpdated:
+    member: TeamMember
+    # The role changed: the member's open sockets must not go on with the old rights.
+    role_changed: bool
+
+
 async def update_team_member(
     session: AsyncSession, actor: Actor, member_id: int, data: MemberChanges
-) -> TeamMember:
+) -> MemberUpdated:
     """Admins change anyone's name, role, team and avatar; an agent only their own name and
     avatar. Making the last active admin an agent is LAST_ADMIN."""
     if not actor.is_authenticated:
@@ -167,7 +174,7 @@ async def update_team_member(
         await record_admin_action(
             session, actor, member.organization_id, "member.updated", "team_member", member.id, diff
         )
-    return member
+    return MemberUpdated(member, "role" in diff)
 
 
 @dataclass(frozen=True)

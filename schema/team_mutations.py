@@ -184,7 +184,7 @@ class TeamMutation:
     ) -> TeamMemberPayload | None:
         ctx = info.context
 
-        async def use_case(session: Any) -> TeamMemberModel:
+        async def use_case(session: Any) -> members.MemberUpdated:
             data = members.MemberChanges(
                 name=_required(input.name, "name"),
                 role=_required(input.role, "role"),
@@ -194,11 +194,13 @@ class TeamMutation:
             member_id = input_id(input.id, "TeamMember")
             return await members.update_team_member(session, ctx.actor, member_id, data)
 
-        member, errors = await run_write(info, use_case)
-        if member is not None:
-            demoted = input.role is not strawberry.UNSET and member.role is TeamRole.AGENT
-            _forget(info, member, revoke="your access changed" if demoted else None)
-        return TeamMemberPayload(member=member, user_errors=errors)  # type: ignore[arg-type]
+        done, errors = await run_write(info, use_case)
+        if done is not None:
+            _forget(info, done.member, revoke="your access changed" if done.role_changed else None)
+        return TeamMemberPayload(
+            member=None if done is None else done.member,  # type: ignore[arg-type]
+            user_errors=errors,
+        )
 
     @strawberry.mutation(
         description=(

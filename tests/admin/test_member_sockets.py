@@ -73,3 +73,29 @@ async def test_an_admin_made_agent_through_the_api_loses_their_socket(
 
     assert body["data"]["updateTeamMember"]["userErrors"] == []
     assert code == 4403
+
+
+async def test_a_rename_through_the_api_keeps_the_socket(db: Stack, world: World) -> None:
+    async with (
+        live_app(db) as url,
+        GraphQLWebSocket.connect(url, db.token(world.agent.user_id)) as ws,
+    ):
+        await ws.subscribe(EVENTS)
+        await subscribed(LIVE_APPS[url], 1)
+        async with db.client(db.token(world.admin.user_id), app=LIVE_APPS[url]) as admin:
+            body = await execute(
+                admin,
+                UPDATE_MEMBER,
+                {"input": {"id": global_id("TeamMember", world.agent.id), "name": "Renamed"}},
+            )
+            # The agent's own ticket changes next; the socket still receives it.
+            await execute(
+                admin,
+                """mutation($id: ID!) { updateTicket(input: {id: $id, priority: URGENT}) {
+                  ticket { id } } }""",
+                {"id": global_id("Ticket", world.ticket.id)},
+            )
+        event = await ws.next_data()
+
+    assert body["data"]["updateTeamMember"]["userErrors"] == []
+    assert event["data"]["ticketEvents"]["kind"] == "UPDATED"
