@@ -7,19 +7,37 @@ from models.attachment import Attachment
 from models.base import Base
 from models.customer import Customer
 from models.enums import ActorType, HistoryAction, Priority, Status, TeamRole
+from models.knowledge_base import (
+    Article,
+    ArticleLink,
+    ArticleState,
+    ArticleVisibility,
+    KnowledgeBaseAction,
+    KnowledgeBaseCategory,
+    KnowledgeBaseChange,
+    SuggestionOpen,
+)
 from models.organization import Organization
 from models.team import Team, TeamMember
 from models.ticket import Ticket, TicketHistory, TicketResponse
 
 __all__ = [
     "ActorType",
+    "Article",
+    "ArticleLink",
+    "ArticleState",
+    "ArticleVisibility",
     "Attachment",
     "Base",
     "Customer",
     "HistoryAction",
+    "KnowledgeBaseAction",
+    "KnowledgeBaseCategory",
+    "KnowledgeBaseChange",
     "Organization",
     "Priority",
     "Status",
+    "SuggestionOpen",
     "Team",
     "TeamMember",
     "TeamRole",

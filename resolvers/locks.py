@@ -27,6 +27,8 @@ class LockClass(enum.IntEnum):
     TICKET = 1
     TICKET_IDEMPOTENCY_KEY = 2
     REPLY_IDEMPOTENCY_KEY = 3
+    # One organization's knowledge-base writes take turns: its change log commits in id order.
+    KNOWLEDGE_BASE = 4
 
 
 def is_postgres(session: AsyncSession) -> bool:

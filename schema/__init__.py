@@ -23,6 +23,8 @@ from schema.context import request_id
 from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors, finished_error
 from schema.history import HISTORY_TYPES, HistoryEntry
+from schema.knowledge_base import Article, Category, KnowledgeBaseQuery
+from schema.knowledge_base_mutations import KnowledgeBaseMutation
 from schema.limits import QueryLimits, cost_extension, limit_extensions
 from schema.node import NodeQuery
 from schema.people import Customer, Organization, Team, TeamMember
@@ -35,12 +37,20 @@ from schema.viewer import ViewerQuery
 
 
 @strawberry.type(description="Read the helpdesk.")
-class Query(ViewerQuery, NodeQuery, TicketQuery, StatsQuery, DirectoryQuery, RateLimitQuery):
+class Query(
+    ViewerQuery,
+    NodeQuery,
+    TicketQuery,
+    StatsQuery,
+    DirectoryQuery,
+    RateLimitQuery,
+    KnowledgeBaseQuery,
+):
     pass
 
 
 @strawberry.type(description="Change the helpdesk. Every change writes history.")
-class Mutation(TicketMutation, AttachmentMutation):
+class Mutation(TicketMutation, AttachmentMutation, KnowledgeBaseMutation):
     pass
 
 
@@ -120,6 +130,8 @@ def create_schema(
             TeamMember,
             Team,
             Organization,
+            Article,
+            Category,
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )

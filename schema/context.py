@@ -20,8 +20,10 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from models import (
+    Article,
     Attachment,
     Customer,
+    KnowledgeBaseCategory,
     Organization,
     Team,
     TeamMember,
@@ -32,6 +34,7 @@ from models.engine import set_row_security
 from permissions import Actor
 from permissions.ticket import response_visibility
 from resolvers import attachment as attachments
+from resolvers import knowledge_base
 from resolvers import loaders as batch
 from resolvers.errors import UserErrorCode, user_error
 from resolvers.history import take_pending_events
@@ -70,6 +73,10 @@ class Loaders:
     response_attachments: DataLoader[int, list[Attachment]]
     ticket_attachments: DataLoader[int, list[Attachment]]
     visible_attachment: DataLoader[int, Attachment | None]
+    kb_category: DataLoader[int, KnowledgeBaseCategory | None]
+    response_articles: DataLoader[int, list[Article]]
+    # Keyed by (ticket id, organization id, title and description, how many).
+    ticket_suggestions: DataLoader[tuple[int, int, str, int], list[Article]]
 
 
 @dataclass
@@ -90,6 +97,8 @@ class Scope:
     # Rows already loaded (a subscription event's people), handed to the loaders when the
     # resolution first needs them.
     primed: Any = None
+    # The text-search configuration of knowledge-base search (KNOWLEDGE_BASE_LANGUAGE).
+    search_language: str = "english"
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: Loaders | None = None
@@ -193,7 +202,34 @@ class Scope:
             response_attachments=self._grouped(attachments.attachments_for_responses),
             ticket_attachments=self._grouped(attachments.attachments_for_tickets),
             visible_attachment=DataLoader(self._load_visible_attachments),
+            kb_category=DataLoader(self._load_categories),
+            response_articles=self._grouped(knowledge_base.articles_for_responses),
+            ticket_suggestions=DataLoader(self._load_ticket_suggestions),
         )
+
+    async def _load_categories(self, ids: list[int]) -> list[KnowledgeBaseCategory | None]:
+        async with self.db() as session:
+            return await knowledge_base.categories_by_id(session, self.actor, ids)
+
+    async def _load_ticket_suggestions(
+        self, keys: list[tuple[int, int, str, int]]
+    ) -> list[list[Article]]:
+        # One ranking statement per distinct page size (a list's tickets share one).
+        found: dict[tuple[int, int, str, int], list[Article]] = {}
+        by_size: dict[int, list[tuple[int, int, str, int]]] = {}
+        for key in keys:
+            by_size.setdefault(key[3], []).append(key)
+        async with self.db() as session:
+            for size, group in by_size.items():
+                suggested = await knowledge_base.suggestions_for_tickets(
+                    session,
+                    self.actor,
+                    [(t, o, text) for t, o, text, _ in group],
+                    size,
+                    self.search_language,
+                )
+                found.update({key: suggested[key[0]] for key in group})
+        return [found[key] for key in keys]
 
     def _grouped(
         self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]
@@ -307,7 +343,8 @@ class Context:
         return self._scope
 
     def new_scope(self, primed: Any = None) -> Scope:
-        return Scope(self.sessionmaker, self.actor, self.publish, self.write_gate, primed)
+        language = getattr(self.services, "knowledge_base_language", "english")
+        return Scope(self.sessionmaker, self.actor, self.publish, self.write_gate, primed, language)
 
     @property
     def loaders(self) -> Loaders:

@@ -13,7 +13,7 @@ from models import Customer, Organization, Team, TeamMember, TicketHistory, Tick
 from permissions import Actor
 from permissions.fields import IsAuthenticated
 from resolvers import attachment as attachments
-from resolvers import directory
+from resolvers import directory, knowledge_base
 from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError, NotFoundError
 from schema.context import Info
@@ -41,6 +41,8 @@ FETCHERS: dict[str, Fetch] = {
     "Team": _directory(Team),
     "Organization": _directory(Organization),
     "Attachment": attachments.attachments_by_id,
+    "Article": knowledge_base.articles_by_id,
+    "KnowledgeBaseCategory": knowledge_base.categories_by_id,
 }
 
 

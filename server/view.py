@@ -75,6 +75,7 @@ class Resources:
     # Storage, signer and limits of attachments; the public base URL of signed links.
     attachment_files: AttachmentFiles | None = None
     public_url: str | None = None
+    knowledge_base_language: str = "english"
 
 
 @dataclass
