@@ -36,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import Article
 from resolvers.errors import BadUserInputError
@@ -53,6 +53,7 @@ _LANGUAGE = re.compile(r"^[a-z_]{1,63}$")
 
 FTS = table("kb_article_search", column("rowid"), column("title"), column("body"))
 _fts5: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
+_forced_like: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
 
 
 def search_words(text_: str) -> list[str]:
@@ -85,9 +86,11 @@ def search_vector(language: str) -> ColumnElement[Any]:
 async def search_engine(session: AsyncSession) -> str:
     """ "postgresql", "fts5" or "like" for the session's database."""
     bind = session.get_bind()
+    engine = bind.engine if hasattr(bind, "engine") else bind
+    if engine in _forced_like:
+        return "like"
     if bind.dialect.name == "postgresql":
         return "postgresql"
-    engine = bind.engine if hasattr(bind, "engine") else bind
     found = _fts5.get(engine)  # type: ignore[arg-type]
     if found is None:
         found = bool(
@@ -99,10 +102,13 @@ async def search_engine(session: AsyncSession) -> str:
     return "fts5" if found else "like"
 
 
-def force_like_fallback(session: AsyncSession, on: bool) -> None:
-    """Tests: make this session's engine search as if its SQLite had no FTS5."""
-    bind = session.get_bind()
-    _fts5[bind.engine if hasattr(bind, "engine") else bind] = not on  # type: ignore[index]
+def force_like_fallback(engine: AsyncEngine, on: bool) -> None:
+    """Tests: make an engine search with the fallback (as an SQLite without FTS5 does); it
+    runs on PostgreSQL too."""
+    if on:
+        _forced_like[engine.sync_engine] = True
+    else:
+        _forced_like.pop(engine.sync_engine, None)
 
 
 @dataclass(frozen=True)
