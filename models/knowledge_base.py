@@ -181,6 +181,8 @@ class SuggestionOpen(Base):
             ondelete="CASCADE",
         ),
         Index("ix_kb_suggestion_opens_org_opened", "organization_id", "opened_at"),
+        # Readers insert rows they may not read back (row security): no RETURNING.
+        {"implicit_returning": False},
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
@@ -463,13 +463,15 @@ async def record_suggestion_open(session: AsyncSession, actor: Actor, article_id
     await get_knowledge_base(session, actor, article.organization_id)
     if actor.is_staff:
         return article
-    # No RETURNING: readers may add rows here but not read them back (row security).
-    await session.execute(
-        insert(SuggestionOpen).values(
+    # Readers may add rows here but not read them back (row security): the table is declared
+    # without implicit RETURNING.
+    session.add(
+        SuggestionOpen(
             organization_id=article.organization_id,
             article_id=article.id,
             customer_id=actor.id if actor.is_customer else None,
             opened_at=utcnow(),
         )
     )
+    await session.flush()
     return article

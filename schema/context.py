@@ -74,6 +74,7 @@ class Loaders:
     ticket_attachments: DataLoader[int, list[Attachment]]
     visible_attachment: DataLoader[int, Attachment | None]
     kb_category: DataLoader[int, KnowledgeBaseCategory | None]
+    visible_article: DataLoader[int, Article | None]
     response_articles: DataLoader[int, list[Article]]
     # Keyed by (ticket id, organization id, title and description, how many).
     ticket_suggestions: DataLoader[tuple[int, int, str, int], list[Article]]
@@ -203,9 +204,17 @@ class Scope:
             ticket_attachments=self._grouped(attachments.attachments_for_tickets),
             visible_attachment=DataLoader(self._load_visible_attachments),
             kb_category=DataLoader(self._load_categories),
+            visible_article=DataLoader(self._load_visible_articles),
             response_articles=self._grouped(knowledge_base.articles_for_responses),
             ticket_suggestions=DataLoader(self._load_ticket_suggestions),
         )
+
+    async def _load_visible_articles(self, ids: list[int]) -> list[Article | None]:
+        async with self.db() as session:
+            found: list[Article | None] = await knowledge_base.articles_by_id(
+                session, self.actor, ids
+            )
+            return found
 
     async def _load_categories(self, ids: list[int]) -> list[KnowledgeBaseCategory | None]:
         async with self.db() as session:
