@@ -47,6 +47,7 @@ from resolvers.pagination import (
 )
 
 SUGGESTIONS_MAX = 10
+CHANGES_PAGE = 100
 
 UPDATED_ORDER = SortKey(
     name="article_updated",
@@ -343,3 +344,33 @@ async def articles_for_responses(
     for response_id, article in rows:
         found[response_id].append(article)
     return found
+
+
+async def latest_change_id(session: AsyncSession, actor: Actor) -> int:
+    """The newest change of the caller's organization (0 without any)."""
+    found = await session.scalar(
+        select(func.max(KnowledgeBaseChange.id)).where(change_visibility(actor))
+    )
+    return int(found or 0)
+
+
+async def changes_after(
+    session: AsyncSession, actor: Actor, after: int, limit: int = CHANGES_PAGE
+) -> list[KnowledgeBaseChange]:
+    """The caller's organization's changes after `after`, in id order (staff only)."""
+    rows = await session.scalars(
+        select(KnowledgeBaseChange)
+        .where(KnowledgeBaseChange.id > after, change_visibility(actor))
+        .order_by(KnowledgeBaseChange.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def change_exists(session: AsyncSession, actor: Actor, change_id: int) -> bool:
+    found = await session.scalar(
+        select(KnowledgeBaseChange.id).where(
+            KnowledgeBaseChange.id == change_id, change_visibility(actor)
+        )
+    )
+    return found is not None

@@ -24,13 +24,14 @@ from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors, finished_error
 from schema.history import HISTORY_TYPES, HistoryEntry
 from schema.knowledge_base import Article, Category, KnowledgeBaseQuery
+from schema.knowledge_base_events import KnowledgeBaseSubscription
 from schema.knowledge_base_mutations import KnowledgeBaseMutation
 from schema.limits import QueryLimits, cost_extension, limit_extensions
 from schema.node import NodeQuery
 from schema.people import Customer, Organization, Team, TeamMember
 from schema.ratelimit import RateLimitQuery
 from schema.stats import StatsQuery
-from schema.subscriptions import Subscription
+from schema.subscriptions import Subscription as TicketSubscription
 from schema.ticket import Response, Ticket, TicketQuery
 from schema.ticket_mutations import TicketMutation
 from schema.viewer import ViewerQuery
@@ -51,6 +52,11 @@ class Query(
 
 @strawberry.type(description="Change the helpdesk. Every change writes history.")
 class Mutation(TicketMutation, AttachmentMutation, KnowledgeBaseMutation):
+    pass
+
+
+@strawberry.type(name="Subscription")
+class Subscription(TicketSubscription, KnowledgeBaseSubscription):
     pass
 
 

@@ -38,8 +38,10 @@ from resolvers import knowledge_base
 from resolvers import loaders as batch
 from resolvers.errors import UserErrorCode, user_error
 from resolvers.history import take_pending_events
+from resolvers.knowledge_base_write import take_knowledge_base_changes
 from resolvers.ticket import ChildPage, count_children, history_for_tickets, responses_for_tickets
 from subscriptions.events import TicketEventEnvelope
+from subscriptions.knowledge_base import notifier as knowledge_base_notifier
 
 T = TypeVar("T")
 # The id of the HTTP request or WebSocket connection being served (set by the server's
@@ -147,11 +149,13 @@ class Scope:
             try:
                 result = await use_case(session)
                 events = take_pending_events(session)
+                kb_changes = take_knowledge_base_changes(session)
                 await session.commit()
             except IntegrityError:
                 # A constraint the use case could not check first (a concurrent write got
                 # there before us): the client's to retry, never INTERNAL.
                 take_pending_events(session)
+                take_knowledge_base_changes(session)
                 await session.rollback()
                 raise user_error(
                     None,
@@ -160,12 +164,15 @@ class Scope:
                 ) from None
             except BaseException:
                 take_pending_events(session)
+                take_knowledge_base_changes(session)
                 await session.rollback()
                 raise
             finally:
                 # What loaders cached before the write may be stale now.
                 self._loaders = None
         await self.publish(events)
+        if kb_changes:
+            knowledge_base_notifier.notify(c.organization_id for c in kb_changes)
         return result
 
     @asynccontextmanager
