@@ -382,6 +382,7 @@ async def save_category(
     if problems.errors:
         raise UserInputError(problems.errors)
     await lock_knowledge_base(session, actor.organization_id)
+    before: tuple[Any, ...] = (None, None, None, None)
     if data.id is None:
         category = KnowledgeBaseCategory(
             organization_id=actor.organization_id, name=name, slug=slug or slugify(name or "")
@@ -391,6 +392,7 @@ async def save_category(
         found = await _category(session, actor, data.id, "id")
         assert found is not None
         category = found
+        before = (category.name, category.slug, category.parent_id, category.position)
         action = KnowledgeBaseAction.CATEGORY_UPDATED
         if name is not None:
             category.name = name
@@ -410,6 +412,16 @@ async def save_category(
     )
     if taken is not None:
         raise user_error("slug", "another category has this slug", UserErrorCode.DUPLICATE)
+    after = (category.name, category.slug, category.parent_id, category.position)
+    changed = [
+        name
+        for name, old, new in zip(
+            ("name", "slug", "parentId", "position"), before, after, strict=True
+        )
+        if old != new
+    ]
+    if data.id is not None and not changed:
+        return category
     category.updated_at = utcnow()
     session.add(category)
     await session.flush()
@@ -418,7 +430,7 @@ async def save_category(
         category_id=category.id,
         actor_id=actor.id,
         action=action,
-        changed_fields=["name", "slug", "parentId", "position"],
+        changed_fields=changed,
         title=category.name,
         created_at=category.updated_at,
     )
