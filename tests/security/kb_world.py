@@ -8,6 +8,7 @@ each text a unique marker, and revisions whose earlier text is secret too.
 | `draft_article`    | org       | draft     | public     | no (staff)     |
 | `archived_article` | org       | archived  | public     | no (staff)     |
 | `other_article`    | other_org | published | public     | yes            |
+| `other_draft`      | other_org | draft     | public     | no (its staff) |
 
 `public_article` was once a draft with a secret title and body (its revisions keep them), and
 the internal note of `ticket` links the internal article, the public reply the public one.
@@ -36,6 +37,7 @@ CATEGORY_NAME = "Printingcategory"
 PUBLIC_TITLE = "Kbpublicarticle printer troubleshooting"
 PUBLIC_BODY = "Kbpublicbody restart the printer and wait"
 OTHER_ORG_ARTICLE = "Kbotherorgarticle vpn printer guide"
+OTHER_ORG_DRAFT = "Kbotherorgdraft printer plans"
 # Secrets: plain words (search must have something to find) that only staff of org may read.
 INTERNAL_WORD = "wallabyinternalarticle"
 INTERNAL_TITLE = f"KBINTERNALTITLE {INTERNAL_WORD} printer override"
@@ -61,6 +63,7 @@ KB_SECRETS = (
     REVISION_WORD,
     "KBREVISIONTITLE",
     "KBREVISIONBODY",
+    "Kbotherorgdraft",
 )
 
 
@@ -72,6 +75,9 @@ class KbWorld:
     draft_article: Article
     archived_article: Article
     other_article: Article
+    # The other organization's category and draft: what a foreign id names.
+    other_category: KnowledgeBaseCategory
+    other_draft: Article
 
 
 def _article(
@@ -104,7 +110,10 @@ async def build_knowledge_base(session: AsyncSession, world: World) -> KbWorld:
     category = KnowledgeBaseCategory(
         organization_id=world.org.id, name=CATEGORY_NAME, slug="printing"
     )
-    session.add(category)
+    other_category = KnowledgeBaseCategory(
+        organization_id=world.other_org.id, name="Elsewherecategory", slug="elsewhere"
+    )
+    session.add_all([category, other_category])
     await session.flush()
     public = _article(world, PUBLIC_TITLE, PUBLIC_BODY, slug="public-article")
     public.category_id = category.id
@@ -116,9 +125,17 @@ async def build_knowledge_base(session: AsyncSession, world: World) -> KbWorld:
         world, ARCHIVED_TITLE, "archived text", state=ArticleState.ARCHIVED, slug="archived"
     )
     other = _article(world, OTHER_ORG_ARTICLE, "the other org", slug="other", other_org=True)
-    session.add_all([public, internal, draft, archived, other])
+    other_draft = _article(
+        world,
+        OTHER_ORG_DRAFT,
+        "not yet",
+        state=ArticleState.DRAFT,
+        slug="other-draft",
+        other_org=True,
+    )
+    session.add_all([public, internal, draft, archived, other, other_draft])
     await session.flush()
-    for article in (internal, draft, archived, other):
+    for article in (internal, draft, archived, other, other_draft):
         session.add(_change(article, KnowledgeBaseAction.CREATED))
     session.add(_change(public, KnowledgeBaseAction.CREATED, version=1))
     session.add(
@@ -146,7 +163,7 @@ async def build_knowledge_base(session: AsyncSession, world: World) -> KbWorld:
         ]
     )
     await session.commit()
-    return KbWorld(category, public, internal, draft, archived, other)
+    return KbWorld(category, public, internal, draft, archived, other, other_category, other_draft)
 
 
 def _change(

@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.engine import create_engine, create_sessionmaker, set_row_security
 from tests.backends import POSTGRES_URL, configured_backends
 from tests.conftest import Stack
-from tests.security.kb_world import OTHER_ORG_ARTICLE, PUBLIC_TITLE, KbWorld, build_knowledge_base
+from tests.security.kb_world import (
+    OTHER_ORG_ARTICLE,
+    OTHER_ORG_DRAFT,
+    PUBLIC_TITLE,
+    KbWorld,
+    build_knowledge_base,
+)
 from tests.security.world import World, build_world
 
 if POSTGRES_URL:
@@ -75,8 +81,8 @@ if POSTGRES_URL:
             assert len(await titles(session)) == 5
             assert await count(session, "kb_changes") == 5
         async with as_app(db, "agent", world.other_agent.id, world.other_org.id) as session:
-            assert await titles(session) == {PUBLIC_TITLE, OTHER_ORG_ARTICLE}
-            assert await count(session, "kb_changes") == 1
+            assert await titles(session) == {PUBLIC_TITLE, OTHER_ORG_ARTICLE, OTHER_ORG_DRAFT}
+            assert await count(session, "kb_changes") == 2
 
     async def test_nobody_but_the_organizations_staff_writes(
         db: Stack, seeded: tuple[World, KbWorld]
