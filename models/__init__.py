@@ -15,6 +15,16 @@ from models.enums import (
     Status,
     TeamRole,
 )
+from models.knowledge_base import (
+    Article,
+    ArticleLink,
+    ArticleState,
+    ArticleVisibility,
+    KnowledgeBaseAction,
+    KnowledgeBaseCategory,
+    KnowledgeBaseChange,
+    SuggestionOpen,
+)
 from models.organization import Organization
 from models.routing import RoutingRule
 from models.team import Team, TeamMember
@@ -22,17 +32,25 @@ from models.ticket import Ticket, TicketHistory, TicketResponse
 
 __all__ = [
     "ActorType",
+    "Article",
+    "ArticleLink",
+    "ArticleState",
+    "ArticleVisibility",
     "Attachment",
     "AuditEntry",
     "Base",
     "Customer",
     "HistoryAction",
+    "KnowledgeBaseAction",
+    "KnowledgeBaseCategory",
+    "KnowledgeBaseChange",
     "Organization",
     "OrganizationCustomer",
     "OrganizationVisibility",
     "Priority",
     "RoutingRule",
     "Status",
+    "SuggestionOpen",
     "Team",
     "TeamMember",
     "TeamRole",

@@ -21,8 +21,13 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Autogenerate filter: PostgreSQL-only search indexes live in migrations, not in the models."""
-    return not (type_ == "index" and name is not None and name.endswith("_search"))
+    """Autogenerate filter: search indexes and tables live in migrations, not in the models."""
+    if name is None:
+        return True
+    if type_ == "index" and name.endswith("_search"):
+        return False
+    # SQLite's FTS5 table of the knowledge base and its shadow tables (migration 0011).
+    return not (type_ == "table" and name.startswith("kb_article_search"))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -76,3 +76,16 @@ class CanSeeMemberContact(BasePermission):
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         actor = _actor(info)
         return actor.is_staff and getattr(source, "organization_id", None) == actor.organization_id
+
+
+class CanReadArticleHistory(BasePermission):
+    """An article's revisions: staff of the article's organization only."""
+
+    message = "only team members of the article's organization may read its history"
+    error_extensions = {"code": "FORBIDDEN"}
+    requires_authentication: ClassVar[bool] = True
+
+    def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
+        from permissions.knowledge_base import may_read_article_history
+
+        return may_read_article_history(_actor(info), source)

@@ -28,6 +28,8 @@ class LockClass(enum.IntEnum):
     TICKET_IDEMPOTENCY_KEY = 2
     REPLY_IDEMPOTENCY_KEY = 3
     AUDIT_LOG = 4
+    # One organization's knowledge-base writes take turns: its change log commits in id order.
+    KNOWLEDGE_BASE = 5
 
 
 def is_postgres(session: AsyncSession) -> bool:

@@ -13,6 +13,7 @@ from models.base import utcnow
 from models.enums import AuthorType
 from permissions import Actor
 from permissions.ticket import may_add_internal_note
+from resolvers.article_links import articles_to_link, link_articles, linked_article_ids
 from resolvers.attachment import AttachRequest, attach, files_to_attach
 from resolvers.errors import UnauthenticatedError, UserErrorCode, UserInputError, user_error
 from resolvers.history import Entry, field_changed, record_change
@@ -29,6 +30,8 @@ class AddResponseInput:
     internal: bool = False
     idempotency_key: str | None = None
     attachments: AttachRequest | None = None
+    # Knowledge-base articles to link in the reply (staff), in order.
+    article_ids: tuple[int, ...] = ()
 
 
 async def add_response(
@@ -56,7 +59,8 @@ async def add_response(
     if problems.errors:
         raise UserInputError(problems.errors)
     attachment_ids = tuple(sorted(set(data.attachments.ids))) if data.attachments else ()
-    request = _Request(ticket.id, body, data.internal, attachment_ids)
+    article_ids = tuple(dict.fromkeys(data.article_ids))
+    request = _Request(ticket.id, body, data.internal, attachment_ids, article_ids)
     if key:
         await _take_turns(session, actor, key)
         earlier = await _by_key(session, actor, key)
@@ -71,6 +75,11 @@ async def add_response(
     files = (
         await files_to_attach(session, actor, ticket.organization_id, ticket.id, data.attachments)
         if data.attachments
+        else []
+    )
+    articles = (
+        await articles_to_link(session, actor, ticket, article_ids, internal=data.internal)
+        if article_ids
         else []
     )
     now = utcnow()
@@ -97,6 +106,8 @@ async def add_response(
     entries = [Entry(action, "response", None, response.id, internal=data.internal)]
     if files:
         entries += await attach(session, ticket, response, files)
+    if articles:
+        await link_articles(session, ticket, response, articles)
     touch(ticket, entries)
     if not data.internal:
         if actor.is_staff and ticket.first_responded_at is None:
@@ -116,6 +127,7 @@ class _Request:
     body: str
     internal: bool
     attachment_ids: tuple[int, ...] = ()
+    article_ids: tuple[int, ...] = ()
 
     async def replay(self, session: AsyncSession, earlier: TicketResponse) -> TicketResponse:
         """The earlier response if it answered this same request; IDEMPOTENCY_KEY_REUSED else."""
@@ -126,11 +138,19 @@ class _Request:
                 .order_by(Attachment.id)
             )
         )
-        if (earlier.ticket_id, earlier.body, earlier.is_internal, earlier_files) != (
+        earlier_articles = await linked_article_ids(session, earlier.id)
+        if (
+            earlier.ticket_id,
+            earlier.body,
+            earlier.is_internal,
+            earlier_files,
+            earlier_articles,
+        ) != (
             self.ticket_id,
             self.body,
             self.internal,
             self.attachment_ids,
+            self.article_ids,
         ):
             raise user_error(
                 "idempotencyKey",

@@ -24,6 +24,9 @@ from schema.customer import CustomerMutation, CustomerQuery
 from schema.directory import DirectoryQuery
 from schema.errors import MaskUnexpectedErrors, finished_error
 from schema.history import HISTORY_TYPES, HistoryEntry
+from schema.knowledge_base import Article, Category, KnowledgeBaseQuery
+from schema.knowledge_base_events import KnowledgeBaseSubscription
+from schema.knowledge_base_mutations import KnowledgeBaseMutation
 from schema.limits import QueryLimits, cost_extension, limit_extensions
 from schema.node import NodeQuery
 from schema.organization import OrganizationMutation, OrganizationQuery
@@ -50,6 +53,7 @@ class Query(
     RoutingQuery,
     OrganizationQuery,
     RateLimitQuery,
+    KnowledgeBaseQuery,
 ):
     pass
 
@@ -62,12 +66,13 @@ class Mutation(
     CustomerMutation,
     RoutingMutation,
     OrganizationMutation,
+    KnowledgeBaseMutation,
 ):
     pass
 
 
 @strawberry.type(name="Subscription")
-class Subscription(TicketSubscription, OrganizationSubscription):
+class Subscription(TicketSubscription, OrganizationSubscription, KnowledgeBaseSubscription):
     pass
 
 
@@ -148,6 +153,8 @@ def create_schema(
             Team,
             Organization,
             RoutingRule,
+            Article,
+            Category,
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -20,8 +20,10 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from models import (
+    Article,
     Attachment,
     Customer,
+    KnowledgeBaseCategory,
     Organization,
     RoutingRule,
     Team,
@@ -34,10 +36,13 @@ from permissions import Actor
 from permissions.admin import named_rules
 from permissions.ticket import response_visibility
 from resolvers import attachment as attachments
+from resolvers import knowledge_base
 from resolvers import loaders as batch
 from resolvers.errors import UserErrorCode, user_error
 from resolvers.history import take_pending_events
+from resolvers.knowledge_base_write import take_knowledge_base_changes
 from resolvers.ticket import ChildPage, count_children, history_for_tickets, responses_for_tickets
+from subscriptions.knowledge_base import notifier as knowledge_base_notifier
 from subscriptions.organization import take_pending_organization_events
 
 T = TypeVar("T")
@@ -75,6 +80,11 @@ class Loaders:
     visible_attachment: DataLoader[int, Attachment | None]
     # Routing rules as history entries name them (staff of the organization only).
     routing_rule: DataLoader[int, RoutingRule | None]
+    kb_category: DataLoader[int, KnowledgeBaseCategory | None]
+    visible_article: DataLoader[int, Article | None]
+    response_articles: DataLoader[int, list[Article]]
+    # Keyed by (ticket id, organization id, title and description, how many).
+    ticket_suggestions: DataLoader[tuple[int, int, str, int], list[Article]]
 
 
 @dataclass
@@ -95,6 +105,8 @@ class Scope:
     # Rows already loaded (a subscription event's people), handed to the loaders when the
     # resolution first needs them.
     primed: Any = None
+    # The text-search configuration of knowledge-base search (KNOWLEDGE_BASE_LANGUAGE).
+    search_language: str = "english"
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: Loaders | None = None
@@ -143,12 +155,14 @@ class Scope:
                 result = await use_case(session)
                 events: list[Any] = [*take_pending_events(session)]
                 events += take_pending_organization_events(session.info)
+                kb_changes = take_knowledge_base_changes(session)
                 await session.commit()
             except IntegrityError:
                 # A constraint the use case could not check first (a concurrent write got
                 # there before us): the client's to retry, never INTERNAL.
                 take_pending_events(session)
                 take_pending_organization_events(session.info)
+                take_knowledge_base_changes(session)
                 await session.rollback()
                 raise user_error(
                     None,
@@ -158,12 +172,15 @@ class Scope:
             except BaseException:
                 take_pending_events(session)
                 take_pending_organization_events(session.info)
+                take_knowledge_base_changes(session)
                 await session.rollback()
                 raise
             finally:
                 # What loaders cached before the write may be stale now.
                 self._loaders = None
         await self.publish(events)
+        if kb_changes:
+            knowledge_base_notifier.notify(c.organization_id for c in kb_changes)
         return result
 
     @asynccontextmanager
@@ -202,7 +219,42 @@ class Scope:
             ticket_attachments=self._grouped(attachments.attachments_for_tickets),
             visible_attachment=DataLoader(self._load_visible_attachments),
             routing_rule=DataLoader(self._load_named_rules),
+            kb_category=DataLoader(self._load_categories),
+            visible_article=DataLoader(self._load_visible_articles),
+            response_articles=self._grouped(knowledge_base.articles_for_responses),
+            ticket_suggestions=DataLoader(self._load_ticket_suggestions),
         )
+
+    async def _load_visible_articles(self, ids: list[int]) -> list[Article | None]:
+        async with self.db() as session:
+            found: list[Article | None] = await knowledge_base.articles_by_id(
+                session, self.actor, ids
+            )
+            return found
+
+    async def _load_categories(self, ids: list[int]) -> list[KnowledgeBaseCategory | None]:
+        async with self.db() as session:
+            return await knowledge_base.categories_by_id(session, self.actor, ids)
+
+    async def _load_ticket_suggestions(
+        self, keys: list[tuple[int, int, str, int]]
+    ) -> list[list[Article]]:
+        # One ranking statement per distinct page size (a list's tickets share one).
+        found: dict[tuple[int, int, str, int], list[Article]] = {}
+        by_size: dict[int, list[tuple[int, int, str, int]]] = {}
+        for key in keys:
+            by_size.setdefault(key[3], []).append(key)
+        async with self.db() as session:
+            for size, group in by_size.items():
+                suggested = await knowledge_base.suggestions_for_tickets(
+                    session,
+                    self.actor,
+                    [(t, o, text) for t, o, text, _ in group],
+                    size,
+                    self.search_language,
+                )
+                found.update({key: suggested[key[0]] for key in group})
+        return [found[key] for key in keys]
 
     def _grouped(
         self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]
@@ -326,7 +378,8 @@ class Context:
         return self._scope
 
     def new_scope(self, primed: Any = None) -> Scope:
-        return Scope(self.sessionmaker, self.actor, self.publish, self.write_gate, primed)
+        language = getattr(self.services, "knowledge_base_language", "english")
+        return Scope(self.sessionmaker, self.actor, self.publish, self.write_gate, primed, language)
 
     @property
     def loaders(self) -> Loaders:

@@ -21,7 +21,7 @@ from models import (
 from permissions import Actor
 from permissions.fields import IsAuthenticated
 from resolvers import attachment as attachments
-from resolvers import directory
+from resolvers import directory, knowledge_base
 from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError, NotFoundError
 from schema.context import Info
@@ -50,6 +50,8 @@ FETCHERS: dict[str, Fetch] = {
     "Organization": _directory(Organization),
     "Attachment": attachments.attachments_by_id,
     "RoutingRule": _directory(RoutingRule),
+    "Article": knowledge_base.articles_by_id,
+    "KnowledgeBaseCategory": knowledge_base.categories_by_id,
 }
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 import strawberry
 
 from models import Team as TeamModel
 from models import TeamMember as TeamMemberModel
 from permissions.fields import IsAuthenticated
+from resolvers import knowledge_base_metrics as kb_metrics
 from resolvers import stats
+from resolvers.knowledge_base_metrics import knowledge_base_metrics
 from schema.context import Info
 from schema.enums import TicketPriority, TicketStatus
+from schema.knowledge_base import Article
 from schema.people import Team, TeamMember
 from schema.ticket import TicketFilter
 
@@ -94,6 +98,55 @@ class AssigneeCount:
         return await info.context.loaders.team_member.load(self.assignee_id)
 
 
+@strawberry.type(description="How one article was used in the period.")
+class ArticleUse:
+    article_id: strawberry.Private[int]
+    links: int = strawberry.field(description="Times linked in replies and notes.")
+    suggestion_opens: int = strawberry.field(description="Times opened from a suggestion.")
+    deflections: int = strawberry.field(description="Opens not followed by a ticket.")
+
+    @strawberry.field(graphql_type=Article | None, description="Null if since deleted.")
+    async def article(self, info: Info) -> Any:
+        return await info.context.loaders.visible_article.load(self.article_id)
+
+
+@strawberry.type(description="Knowledge-base use of an organization in a period.")
+class KnowledgeBaseMetrics:
+    article_links: int = strawberry.field(description="Articles linked in replies and notes.")
+    suggestion_opens: int = strawberry.field(description="Suggested articles opened.")
+    anonymous_opens: int = strawberry.field(
+        description="Of those, by anonymous readers (counted as deflections: not followable)."
+    )
+    deflections: int = strawberry.field(description="Opens not followed by a ticket.")
+    deflection_rate: float | None = strawberry.field(
+        description="deflections / suggestionOpens; null without opens."
+    )
+    articles: list[ArticleUse] = strawberry.field(
+        description="The most used articles (links + opens), at most 20."
+    )
+
+    @classmethod
+    def of(cls, data: kb_metrics.KnowledgeBaseMetrics) -> KnowledgeBaseMetrics:
+        return cls(
+            article_links=data.links,
+            suggestion_opens=data.suggestion_opens,
+            anonymous_opens=data.anonymous_opens,
+            deflections=data.deflections,
+            deflection_rate=data.deflections / data.suggestion_opens
+            if data.suggestion_opens
+            else None,
+            articles=[
+                ArticleUse(
+                    article_id=u.article_id,
+                    links=u.links,
+                    suggestion_opens=u.suggestion_opens,
+                    deflections=u.deflections,
+                )
+                for u in data.articles
+            ],
+        )
+
+
 @strawberry.type(description="An admin's report over tickets opened in a period.")
 class Metrics:
     since: dt.datetime | None = strawberry.field(description="Start (null for all time).")
@@ -106,6 +159,19 @@ class Metrics:
         description="From opening to the first public staff reply."
     )
     resolution_time: DurationStats = strawberry.field(description="From opening to resolution.")
+
+    @strawberry.field(
+        description=(
+            "Knowledge-base use in the period: articles linked in replies, suggestions "
+            "opened, and deflections (opens not followed by a ticket of the same customer "
+            "within 24 hours)."
+        )
+    )
+    async def knowledge_base(self, info: Info) -> KnowledgeBaseMetrics:
+        ctx = info.context
+        since = self.since
+        data = await ctx.run(lambda s: knowledge_base_metrics(s, ctx.actor, since))
+        return KnowledgeBaseMetrics.of(data)
 
 
 def _durations(data: stats.Durations) -> DurationStats:

@@ -21,6 +21,7 @@ from models import TicketResponse as TicketResponseModel
 from permissions.fields import IsAuthenticated, IsStaff
 from resolvers import ticket as tickets
 from resolvers.errors import BadUserInputError
+from resolvers.knowledge_base import SUGGESTIONS_MAX
 from resolvers.pagination import Page, PageRequest, page_from_window
 from resolvers.ticket import HISTORY_ORDER, RESPONSE_ORDER, ChildPage
 from resolvers.validation import storable_text, utc_instant
@@ -29,6 +30,7 @@ from schema.context import Info
 from schema.enums import TicketPriority, TicketStatus
 from schema.history import HistoryEntry as HistoryEntry  # re-exported: the type moved here
 from schema.ids import decode_filter_id, decode_id, decode_ids
+from schema.knowledge_base import Article
 from schema.pagination import Connection, connection_from_page
 from schema.people import Customer, Organization, Person, Team, TeamMember, load_person
 
@@ -61,6 +63,17 @@ class Response(relay.Node):
         self, root: strawberry.Parent[TicketResponseModel], info: Info
     ) -> list[Any]:
         return await response_attachments(info, root.id)
+
+    @strawberry.field(
+        description=(
+            "Knowledge-base articles linked in this reply or note, in the order given; "
+            "customers see those they may read (an article archived since drops out)."
+        ),
+        graphql_type=list[Article],
+    )
+    async def articles(self, root: strawberry.Parent[TicketResponseModel], info: Info) -> list[Any]:
+        found: list[Any] = await info.context.loaders.response_articles.load(root.id)
+        return found
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
@@ -214,6 +227,25 @@ class Ticket(relay.Node):
             tickets.page_history,
             HISTORY_ORDER,
         )
+
+    @strawberry.field(
+        description=(
+            "Staff: published knowledge-base articles of the ticket's organization that match "
+            "its title and description, best first (at most 10). Null with FORBIDDEN for "
+            "customers."
+        ),
+        permission_classes=[IsStaff],
+        graphql_type=list[Article] | None,
+    )
+    async def suggested_articles(
+        self, root: strawberry.Parent[TicketModel], info: Info, first: int = 3
+    ) -> list[Any]:
+        if not 0 <= first <= SUGGESTIONS_MAX:
+            raise BadUserInputError(f"first must be between 0 and {SUGGESTIONS_MAX}")
+        text = f"{root.title} {root.description}"
+        key = (root.id, root.organization_id, text, first)
+        found: list[Any] = await info.context.loaders.ticket_suggestions.load(key)
+        return found
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:

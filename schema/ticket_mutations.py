@@ -158,6 +158,13 @@ class AddResponseInput:
             "A note's files are internal too."
         ),
     )
+    article_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None,
+        description=(
+            "Staff: knowledge-base articles to link (at most 10). A public reply may only link "
+            "published public articles; an internal note any of your organization's."
+        ),
+    )
 
 
 @strawberry.type
@@ -284,6 +291,7 @@ class TicketMutation:
             input.internal,
             input.idempotency_key,
             _attach_request(info, input.attachment_ids),
+            tuple(input_id(node_id, "Article") for node_id in input.article_ids or ()),
         )
         result, errors = await run_write(info, lambda s: responses.add_response(s, actor, data))
         ticket, response = result if result else (None, None)

@@ -188,6 +188,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sockets=sockets,
             attachment_files=files,
             public_url=settings.public_url,
+            knowledge_base_language=settings.knowledge_base_language,
             persisted_queries=persisted_queries,
             fanout=SharedFanout(
                 lambda query, variables, name, context: graphql_app.schema.subscribe(

@@ -1,4 +1,5 @@
-"""Demo data: two organizations, their teams and staff, customers, and tickets in every state.
+"""Demo data: two organizations, their teams and staff, customers, tickets in every state, and a
+small knowledge base (server/seed_knowledge_base.py).
 
 Deterministic (a fixed random seed) and idempotent: seeding twice changes nothing. Tickets are
 opened, triaged, assigned, answered and moved through the same use cases as the API, with the
@@ -30,6 +31,7 @@ from resolvers.ticket_write import (
     create_ticket,
     update_ticket,
 )
+from server.seed_knowledge_base import seed_knowledge_base
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -150,6 +152,7 @@ async def seed_demo(session: AsyncSession) -> bool:
             created=created,
             title=TITLES[index % len(TITLES)],
         )
+    await seed_knowledge_base(session, acme_staff[0], acme_staff[1], now - dt.timedelta(days=40))
     # Nobody listens to the past: the events the writes queued are not published.
     take_pending_events(session)
     return True

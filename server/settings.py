@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,16 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if lowered not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return lowered
+
+
+def _language(value: str) -> str:
+    name = value.strip().lower()
+    if not re.fullmatch(r"[a-z_]{1,63}", name):
+        raise ValueError(
+            f"KNOWLEDGE_BASE_LANGUAGE must name a PostgreSQL text search configuration "
+            f"(e.g. english, german, simple), got {value!r}"
+        )
+    return name
 
 
 def _list(value: str) -> tuple[str, ...]:
@@ -140,6 +151,8 @@ class Settings:
     metrics: bool = True
     tracing: bool = False
     public_url: str | None = None
+    # PostgreSQL text-search configuration of knowledge-base search (stemming, stop words).
+    knowledge_base_language: str = "english"
     attachment_storage_url: str = ""
     attachment_s3_endpoint: str | None = None
     attachment_s3_region: str | None = None
@@ -317,6 +330,7 @@ class Settings:
             metrics=_bool(env.get("METRICS", "true"), "METRICS"),
             tracing=_bool(env.get("TRACING", "false"), "TRACING"),
             public_url=public_url,
+            knowledge_base_language=_language(env.get("KNOWLEDGE_BASE_LANGUAGE", "english")),
             attachment_storage_url=env.get("ATTACHMENT_STORAGE_URL", "").strip(),
             attachment_s3_endpoint=env.get("ATTACHMENT_S3_ENDPOINT") or None,
             attachment_s3_region=env.get("ATTACHMENT_S3_REGION") or env.get("AWS_REGION") or None,

@@ -78,6 +78,7 @@ class Resources:
     public_url: str | None = None
     # Organization events (subscriptions/organization.py): admin changes, for staff.
     organization_hub: EventHub | None = None
+    knowledge_base_language: str = "english"
 
     async def publish(self, events: Sequence[Any]) -> None:
         """Committed envelopes to their hubs: ticket events, organization events."""

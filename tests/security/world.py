@@ -32,12 +32,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from models import (
+    Article,
+    ArticleLink,
     Attachment,
     Base,
     Customer,
+    KnowledgeBaseCategory,
+    KnowledgeBaseChange,
     Organization,
     Priority,
     Status,
+    SuggestionOpen,
     Team,
     TeamMember,
     TeamRole,
@@ -436,7 +441,8 @@ async def call_ok(
 
 
 async def database_state(db: Stack) -> dict[str, Any]:
-    """What a refused mutation must leave alone: every ticket's fields and the row counts."""
+    """What a refused mutation must leave alone: every ticket's fields, the knowledge base,
+    and the row counts."""
     async with db.sessionmaker() as session:
         tickets = (await session.scalars(select(Ticket).order_by(Ticket.id))).all()
         counts = {
@@ -462,8 +468,27 @@ async def database_state(db: Stack) -> dict[str, Any]:
             "version",
             "updated_at",
         )
+        # The knowledge base (issue 13): articles, categories and its logs.
+        articles = await session.execute(
+            select(
+                Article.id, Article.title, Article.body, Article.state, Article.visibility,
+                Article.category_id, Article.version, Article.slug,
+            ).order_by(Article.id)
+        )  # fmt: skip
+        categories = await session.execute(
+            select(
+                KnowledgeBaseCategory.id, KnowledgeBaseCategory.name, KnowledgeBaseCategory.slug,
+                KnowledgeBaseCategory.parent_id, KnowledgeBaseCategory.position,
+            ).order_by(KnowledgeBaseCategory.id)
+        )  # fmt: skip
+        for model in (KnowledgeBaseChange, ArticleLink, SuggestionOpen):
+            counts[model.__tablename__] = await session.scalar(
+                select(func.count()).select_from(model)
+            )
         return {
             "counts": counts,
             "tickets": {t.id: {c: getattr(t, c) for c in columns} for t in tickets},
             "attachments": [tuple(row) for row in attached],
+            "articles": [tuple(row) for row in articles],
+            "categories": [tuple(row) for row in categories],
         }
