@@ -68,4 +68,7 @@ async def test_fan_out_does_not_query_per_subscriber(db: Stack, world: World) ->
         few = await statements_to_deliver(db, world, app, url, 2, "IN_PROGRESS")
         many = await statements_to_deliver(db, world, app, url, 25, "WAITING_ON_CUSTOMER")
 
-    assert few == many, f"{few} statements for 2 subscribers, {many} for 25"
+    # One query per subscriber would add 23 statements. The hub may read the event log once
+    # more when a change waits above the watermark for a moment (it re-polls; timing, not
+    # subscribers), so a few statements either way are not a per-subscriber cost.
+    assert abs(many - few) <= 3, f"{few} statements for 2 subscribers, {many} for 25"
