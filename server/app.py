@@ -163,6 +163,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             if settings.shared_fanout
             else None,
+            compiled_engine=engine
+            if settings.compiled_queries and engine.dialect.name == "postgresql"
+            else None,
         )
         sockets.start()
         interval = settings.attachment_cleanup_interval_seconds

@@ -1,0 +1,522 @@
+"""Render a compiled plan as one SQL statement that builds the whole `data` object as JSON.
+
+Every row comes from a readable-statement builder of `permissions/` (`SOURCES`), wrapped as a
+derived table: a plan has no way to name a bare table, so a visibility predicate cannot be left
+out. Objects are `json_build_object`, to-one relations and connections correlated scalar
+subqueries, pages windows with a literal LIMIT (size + 1: the extra row says more exist).
+
+Wherever the answer could differ from the reference path (a row the reference would find but a
+builder hides, a staff-only field this row does not allow, a missing ticket, which the
+reference reports as an error), the statement calls `pg_temp.hd_fallback`, which raises
+FALLBACK_SQLSTATE, and the request is answered by the reference path instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Select,
+    Text,
+    bindparam,
+    case,
+    false,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+from sqlalchemy.sql.selectable import Subquery
+
+from permissions.actor import Actor, ActorKind
+from permissions.people import (
+    readable_customers,
+    readable_organizations,
+    related_members,
+    related_teams,
+)
+from permissions.ticket import readable_responses, readable_tickets
+from resolvers.compiled.plan import FieldPlan, NotCompilable, PageArgs, Selection, SlotArgs
+from resolvers.pagination import SortKey
+from resolvers.ticket import RESPONSE_ORDER, TicketOrder, ticket_sort_key
+
+FALLBACK_SQLSTATE = "HDFB1"
+TICKET_ORDER = ticket_sort_key(TicketOrder())
+MAX_KEYS = 50  # json_build_object takes at most 100 arguments
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+# The parameters `parameters()` fills per request; every other bind is a constant.
+_REQUEST_PARAMETER = re.compile(r"hd_actor_id|hd_organization_id|s\d+_[a-z_]+")
+
+# The only way a plan reaches rows: one builder per type, each taking the actor.
+Builder = Callable[[Actor], Select[Any]]
+SOURCES: dict[str, Builder] = {
+    "Ticket": readable_tickets,
+    "Response": readable_responses,
+    "Customer": readable_customers,
+    "TeamMember": related_members,
+    "Team": related_teams,
+    "Organization": readable_organizations,
+}
+
+# The actor's id and organization are bound parameters: a plan serves every actor of a kind.
+ACTOR_ID = bindparam("hd_actor_id", type_=BigInteger)
+ORGANIZATION_ID = bindparam("hd_organization_id", type_=BigInteger)
+
+
+def symbolic_actor(kind: ActorKind) -> Actor:
+    return Actor(kind=kind, id=cast(Any, ACTOR_ID), organization_id=cast(Any, ORGANIZATION_ID))
+
+
+def _text(value: str) -> ColumnElement[Any]:
+    assert re.fullmatch(r"[_0-9A-Za-z.:]*", value), value
+    return literal_column(f"'{value}'::text")
+
+
+def _key(value: str) -> ColumnElement[Any]:
+    assert _NAME.fullmatch(value), value
+    return literal_column(f"'{value}'")
+
+
+def json_object(pairs: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
+    if len(pairs) > MAX_KEYS:
+        raise NotCompilable("too many fields in one object")
+    return func.json_build_object(*[part for key, value in pairs for part in (_key(key), value)])
+
+
+def fallback(type_: Any) -> ColumnElement[Any]:
+    """Raises when evaluated: the reference path answers this request."""
+    return func.pg_temp.hd_fallback(sql_cast(null(), type_))
+
+
+def iso(column: Any) -> ColumnElement[Any]:
+    """A timestamp as Python's isoformat() of the aware UTC value writes it."""
+    utc = func.timezone(literal_column("'UTC'"), column)
+    micros = func.to_char(utc, literal_column("'US'"))
+    fraction = case(
+        (micros == literal_column("'000000'"), literal_column("''")),
+        else_=literal_column("'.'").op("||")(micros),
+    )
+    whole = func.to_char(utc, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS'"))
+    return whole.op("||")(fraction).op("||")(literal_column("'+00:00'"))
+
+
+def _base64(text: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.encode(func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'"))
+
+
+def global_id(type_name: str, column: Any) -> ColumnElement[Any]:
+    return _base64(_text(f"{type_name}:").op("||")(sql_cast(column, Text)))
+
+
+def cursor(key: SortKey, row: Subquery) -> ColumnElement[Any]:
+    """resolvers.pagination.encode_cursor, in SQL: urlsafe base64 of [name, value, id]."""
+    value = row.c[key.expression.name]
+    rendered = (
+        literal_column("'\"'").op("||")(iso(value)).op("||")(literal_column("'\"'"))
+        if key.timestamp
+        else sql_cast(value, Text)
+    )
+    text = (
+        literal_column(f"'[\"{key.name}\",'")
+        .op("||")(rendered)
+        .op("||")(literal_column("','"))
+        .op("||")(sql_cast(row.c.id, Text))
+        .op("||")(literal_column("']'"))
+    )
+    return func.translate(_base64(text), literal_column("E'+/\\n'"), literal_column("'-_'"))
+
+
+def _column(name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: row.c[name]
+
+
+def _upper(name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: func.upper(row.c[name])
+
+
+def _iso(name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: iso(row.c[name])
+
+
+def _id(type_name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: global_id(type_name, row.c.id)
+
+
+def _one(
+    type_name: str, column: str, required: bool = False
+) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: r.to_one(type_name, f, row, column, required)
+
+
+FieldRenderer = Callable[["Renderer", FieldPlan, Subquery], ColumnElement[Any]]
+_PAGE_INFO = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"})
+_CONNECTION = frozenset({"edges", "nodes", "pageInfo", "totalCount"})
+
+FIELDS: dict[str, dict[str, FieldRenderer]] = {
+    "Ticket": {
+        "id": _id("Ticket"),
+        "number": _column("number"),
+        "title": _column("title"),
+        "description": _column("description"),
+        "status": _upper("status"),
+        "priority": _upper("priority"),
+        "tags": _column("tags"),
+        "version": _column("version"),
+        "createdAt": _iso("created_at"),
+        "updatedAt": _iso("updated_at"),
+        "firstRespondedAt": _iso("first_responded_at"),
+        "resolvedAt": _iso("resolved_at"),
+        "closedAt": _iso("closed_at"),
+        "metadata": _column("metadata"),
+        "organization": _one("Organization", "organization_id", required=True),
+        "customer": _one("Customer", "customer_id", required=True),
+        "assignee": _one("TeamMember", "assignee_id"),
+        "team": _one("Team", "team_id"),
+        "responses": lambda r, f, row: r.responses(f, row),
+    },
+    "Response": {
+        "id": _id("Response"),
+        "body": _column("body"),
+        "isInternal": _column("is_internal"),
+        "createdAt": _iso("created_at"),
+        "editedAt": _iso("edited_at"),
+        "author": lambda r, f, row: r.author(f, row),
+    },
+    "Customer": {
+        "id": _id("Customer"),
+        "name": _column("name"),
+        "company": _column("company"),
+        "avatarUrl": _column("avatar_url"),
+        "createdAt": _iso("created_at"),
+        "email": lambda r, f, row: r.customer_email(row),
+    },
+    "TeamMember": {
+        "id": _id("TeamMember"),
+        "name": _column("name"),
+        "role": _upper("role"),
+        "avatarUrl": _column("avatar_url"),
+        "isActive": _column("is_active"),
+        "email": lambda r, f, row: r.member_email(row),
+        "team": _one("Team", "team_id"),
+        "organization": _one("Organization", "organization_id", required=True),
+    },
+    "Team": {"id": _id("Team"), "name": _column("name")},
+    "Organization": {"id": _id("Organization"), "name": _column("name"), "slug": _column("slug")},
+}
+# Connections and their parts have no renderer of their own (see Renderer.connection).
+STRUCTURE = {
+    "TicketConnection": _CONNECTION,
+    "ResponseConnection": _CONNECTION,
+    "TicketEdge": frozenset({"cursor", "node"}),
+    "ResponseEdge": frozenset({"cursor", "node"}),
+    "PageInfo": _PAGE_INFO,
+}
+QUERY_FIELDS = frozenset({"ticket", "tickets"})
+
+
+def supports(type_name: str, field_name: str, kind: ActorKind) -> bool:
+    """Whether the compiled path renders this field for this kind of actor. Fields that are
+    refused to the whole kind (a customer's view of metadata or of a member's email) are the
+    reference path's: it answers them with their FORBIDDEN errors."""
+    if field_name == "__typename":
+        return True
+    if kind is ActorKind.CUSTOMER and (type_name, field_name) in (
+        ("Ticket", "metadata"),
+        ("TeamMember", "email"),
+    ):
+        return False
+    if type_name == "Query":
+        return field_name in QUERY_FIELDS
+    return field_name in FIELDS.get(type_name, {}) or field_name in STRUCTURE.get(type_name, ())
+
+
+@dataclass(frozen=True)
+class CompiledStatement:
+    """One rendered plan: SQL with $1..$n and, per position, the parameter's name and type."""
+
+    sql: str
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    # Values the renderer fixed (array subscripts, literal comparisons): the same every time.
+    constants: dict[str, Any]
+
+
+class Renderer:
+    def __init__(self, kind: ActorKind, args: Sequence[SlotArgs]) -> None:
+        self.kind = kind
+        self.actor = symbolic_actor(kind)
+        self.args = args
+        self._aliases = 0
+
+    def source(self, type_name: str) -> Subquery:
+        """The readable rows of a type, as a derived table of its own."""
+        builder = SOURCES.get(type_name)
+        if builder is None:
+            raise NotCompilable(f"no readable-statement builder for {type_name}")
+        statement = builder(self.actor)
+        if not isinstance(statement, Select) or statement.whereclause is None:
+            raise NotCompilable(f"the builder for {type_name} has no visibility predicate")
+        self._aliases += 1
+        return statement.subquery(f"{type_name.lower()}_{self._aliases}")
+
+    def render(self, root: Selection) -> Select[Any]:
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        for f in root.fields:
+            if f.name == "__typename":
+                pairs.append((f.key, _text("Query")))
+            elif f.name == "ticket":
+                pairs.append((f.key, self.ticket(f)))
+            elif f.name == "tickets":
+                pairs.append((f.key, self.tickets(f)))
+            else:
+                raise NotCompilable(f"Query.{f.name}")
+        return select(json_object(pairs))
+
+    def obj(self, selection: Selection, row: Subquery) -> ColumnElement[Any]:
+        renderers = FIELDS[selection.type_name]
+        pairs = [
+            (
+                f.key,
+                _text(selection.type_name)
+                if f.name == "__typename"
+                else renderers[f.name](self, f, row),
+            )
+            for f in selection.fields
+        ]
+        return json_object(pairs)
+
+    def to_one(
+        self, type_name: str, f: FieldPlan, row: Subquery, column: str, required: bool
+    ) -> ColumnElement[Any]:
+        assert f.selection is not None
+        related = self.source(type_name)
+        key = row.c[column]
+        # Correlated explicitly: a FROM that is not would silently join every row.
+        found = (
+            select(self.obj(f.selection, related))
+            .where(related.c.id == key)
+            .correlate(row)
+            .scalar_subquery()
+        )
+        # Not found by its builder although the row points at it: the reference answers.
+        missing = (
+            fallback(JSON) if required else case((key.is_(None), null()), else_=fallback(JSON))
+        )
+        return func.coalesce(found, missing)
+
+    def author(self, f: FieldPlan, row: Subquery) -> ColumnElement[Any]:
+        by_type = {s.type_name: s for s in f.union}
+        branches = []
+        for author_type, type_name in (("customer", "Customer"), ("team_member", "TeamMember")):
+            selection = by_type.get(type_name, Selection(type_name, ()))
+            related = self.source(type_name)
+            found = (
+                select(self.obj(selection, related))
+                .where(related.c.id == row.c.author_id)
+                .correlate(row)
+                .scalar_subquery()
+            )
+            branches.append(
+                (
+                    row.c.author_type == literal_column(f"'{author_type}'"),
+                    func.coalesce(found, fallback(JSON)),
+                )
+            )
+        return case((row.c.author_id.is_(None), null()), *branches, else_=fallback(JSON))
+
+    def customer_email(self, row: Subquery) -> ColumnElement[Any]:
+        if self.kind is not ActorKind.CUSTOMER:
+            return row.c.email
+        # CanSeeCustomerContact: a customer sees their own email only.
+        return case((row.c.id == ACTOR_ID, row.c.email), else_=fallback(Text))
+
+    def member_email(self, row: Subquery) -> ColumnElement[Any]:
+        # CanSeeMemberContact: staff of the member's organization (customers never compile).
+        return case((row.c.organization_id == ORGANIZATION_ID, row.c.email), else_=fallback(Text))
+
+    def ticket(self, f: FieldPlan) -> ColumnElement[Any]:
+        assert f.selection is not None
+        assert f.slot is not None
+        args = self.args[f.slot]
+        assert not isinstance(args, PageArgs)
+        row = self.source("Ticket")
+        ticket_id = bindparam(f"s{f.slot}_ticket_id", type_=BigInteger)
+        found = select(self.obj(f.selection, row)).where(row.c.id == ticket_id).scalar_subquery()
+        # Not found is an error on the reference path (NOT_FOUND at its path).
+        return func.coalesce(found, fallback(JSON))
+
+    def tickets(self, f: FieldPlan) -> ColumnElement[Any]:
+        return self.connection(f, "Ticket", TICKET_ORDER, None, None)
+
+    def responses(self, f: FieldPlan, ticket: Subquery) -> ColumnElement[Any]:
+        return self.connection(f, "Response", RESPONSE_ORDER, ticket, "ticket_id")
+
+    def connection(
+        self,
+        f: FieldPlan,
+        type_name: str,
+        key: SortKey,
+        parent: Subquery | None,
+        parent_column: str | None,
+    ) -> ColumnElement[Any]:
+        assert f.selection is not None
+        assert f.slot is not None
+        args = self.args[f.slot]
+        assert isinstance(args, PageArgs)
+        rows = self.source(type_name)
+
+        def of_parent(source: Subquery) -> list[ColumnElement[bool]]:
+            if parent is None or parent_column is None:
+                return []
+            return [source.c[parent_column] == parent.c.id]
+
+        sort, row_id = rows.c[key.expression.name], rows.c.id
+        conditions = of_parent(rows)
+        for which, bound, forward in (("after", args.after, True), ("before", args.before, False)):
+            if bound is None:
+                continue
+            value = bindparam(
+                f"s{f.slot}_{which}_value",
+                type_=DateTime(timezone=True) if key.timestamp else BigInteger,
+            )
+            after_id = bindparam(f"s{f.slot}_{which}_id", type_=BigInteger)
+            row, limit = tuple_(sort, row_id), tuple_(value, after_id)
+            conditions.append(row < limit if key.descending == forward else row > limit)
+        descending = key.descending != args.backwards
+        order = [sort.desc(), row_id.desc()] if descending else [sort.asc(), row_id.asc()]
+        position = func.row_number().over(order_by=order).label("hd_position")
+        page_select = (
+            select(rows, position)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(literal_column(str(args.size + 1)))
+        )
+        if parent is not None:
+            page_select = page_select.correlate(parent)
+        self._aliases += 1
+        page = page_select.subquery(f"page_{self._aliases}")
+        return self._connection_object(f.selection, type_name, key, args, page, parent, of_parent)
+
+    def _connection_object(
+        self,
+        selection: Selection,
+        type_name: str,
+        key: SortKey,
+        args: PageArgs,
+        page: Subquery,
+        parent: Subquery | None,
+        of_parent: Callable[[Subquery], list[ColumnElement[bool]]],
+    ) -> ColumnElement[Any]:
+        position = page.c.hd_position
+        size: ColumnElement[Any] = literal_column(str(args.size))
+        on_page = position <= size
+        # Rows were fetched in reverse for `last`/`before`: the page reads oldest first.
+        out = position.desc() if args.backwards else position.asc()
+        back = position.asc() if args.backwards else position.desc()
+        more = func.coalesce(func.bool_or(position > size), false())
+
+        def aggregate(item: ColumnElement[Any]) -> ColumnElement[Any]:
+            ordered = func.json_agg(aggregate_order_by(item, out)).filter(on_page)
+            return func.coalesce(ordered, literal_column("'[]'::json"))
+
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        for f in selection.fields:
+            if f.name == "__typename":
+                pairs.append((f.key, _text(selection.type_name)))
+            elif f.name == "nodes":
+                assert f.selection is not None
+                pairs.append((f.key, aggregate(self.obj(f.selection, page))))
+            elif f.name == "edges":
+                assert f.selection is not None
+                pairs.append((f.key, aggregate(self._edge(f.selection, key, page))))
+            elif f.name == "totalCount":
+                counted = self.source(type_name)
+                total_select = select(func.count()).select_from(counted).where(*of_parent(counted))
+                if parent is not None:
+                    total_select = total_select.correlate(parent)
+                total = total_select.scalar_subquery()
+                pairs.append((f.key, total))
+            elif f.name == "pageInfo":
+                assert f.selection is not None
+                first = _first_cursor(key, page, out, on_page)
+                last = _first_cursor(key, page, back, on_page)
+                info: list[tuple[str, ColumnElement[Any]]] = []
+                for g in f.selection.fields:
+                    if g.name == "__typename":
+                        info.append((g.key, _text("PageInfo")))
+                    elif g.name == "hasNextPage":
+                        info.append(
+                            (g.key, true() if args.before else false())
+                            if args.backwards
+                            else (g.key, more)
+                        )
+                    elif g.name == "hasPreviousPage":
+                        info.append(
+                            (g.key, more)
+                            if args.backwards
+                            else (g.key, true() if args.after else false())
+                        )
+                    elif g.name == "startCursor":
+                        info.append((g.key, first))
+                    elif g.name == "endCursor":
+                        info.append((g.key, last))
+                pairs.append((f.key, json_object(info)))
+        return select(json_object(pairs)).select_from(page).correlate(page).scalar_subquery()
+
+    def _edge(self, selection: Selection, key: SortKey, page: Subquery) -> ColumnElement[Any]:
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        for f in selection.fields:
+            if f.name == "__typename":
+                pairs.append((f.key, _text(selection.type_name)))
+            elif f.name == "cursor":
+                pairs.append((f.key, cursor(key, page)))
+            elif f.name == "node":
+                assert f.selection is not None
+                pairs.append((f.key, self.obj(f.selection, page)))
+        return json_object(pairs)
+
+
+def _first_cursor(key: SortKey, page: Subquery, order: Any, on_page: Any) -> ColumnElement[Any]:
+    cursors = func.array_agg(aggregate_order_by(cursor(key, page), order)).filter(on_page)
+    return cursors[1]
+
+
+def compile_plan(kind: ActorKind, root: Selection, args: Sequence[SlotArgs]) -> CompiledStatement:
+    statement = Renderer(kind, args).render(root)
+    compiled = statement.compile(dialect=pg_asyncpg.dialect())  # type: ignore[no-untyped-call]
+    names = tuple(compiled.positiontup or ())
+    by_name = {compiled.bind_names[b]: b for b in compiled.binds.values()}
+    types = tuple(
+        compiled.dialect.type_compiler_instance.process(by_name[name].type) for name in names
+    )
+    constants = {
+        name: value
+        for name, value in compiled.params.items()
+        if not _REQUEST_PARAMETER.fullmatch(name)
+    }
+    return CompiledStatement(compiled.string, names, types, constants)
+
+
+def parameters(kind: ActorKind, actor: Actor, args: Sequence[SlotArgs]) -> dict[str, Any]:
+    """The values of a compiled statement's parameters for this request."""
+    values: dict[str, Any] = {"hd_actor_id": actor.id, "hd_organization_id": actor.organization_id}
+    for slot, arg in enumerate(args):
+        if isinstance(arg, PageArgs):
+            for which, bound in (("after", arg.after), ("before", arg.before)):
+                if bound is not None:
+                    values[f"s{slot}_{which}_value"], values[f"s{slot}_{which}_id"] = bound
+        else:
+            values[f"s{slot}_ticket_id"] = arg.ticket_id
+    return values
