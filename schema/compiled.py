@@ -49,6 +49,8 @@ from permissions.actor import ActorKind
 from resolvers.compiled import run as compiled_run
 from resolvers.compiled.plan import (
     FieldPlan,
+    NoArgs,
+    NodeArgs,
     NotCompilable,
     PageArgs,
     Selection,
@@ -65,6 +67,7 @@ from resolvers.compiled.sql import (
 from resolvers.errors import DomainError
 from resolvers.pagination import PageRequest, SortKey, decode_cursor
 from resolvers.ticket import RESPONSE_ORDER
+from schema import ids
 from schema.context import Context
 from schema.ids import decode_id
 
@@ -74,7 +77,15 @@ PLAN_CACHE_SIZE = 512
 STATEMENTS_PER_PLAN = 64
 # How requests were answered, for tests and metrics: "compiled", or why they fell back.
 outcomes: Counter[str] = Counter()
-SLOT_FIELDS = frozenset({"ticket", "tickets", "responses"})
+SLOT_FIELDS = frozenset(
+    {
+        ("Query", "ticket"),
+        ("Query", "tickets"),
+        ("Query", "node"),
+        ("Query", "ticketStats"),
+        ("Ticket", "responses"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -161,14 +172,18 @@ class _Planner:
                 continue
             definition = object_type.fields[name]
             slot = None
-            if name in SLOT_FIELDS:
+            if (object_type.name, name) in SLOT_FIELDS:
                 slot = len(self.slots)
                 self.slots.append(Slot(name, definition, nodes[0]))
             elif nodes[0].arguments:
                 raise NotCompilable(f"arguments of {object_type.name}.{name}")
             named = get_named_type(definition.type)
             subsets = [n.selection_set for n in nodes if n.selection_set is not None]
-            if isinstance(named, GraphQLUnionType):
+            if name == "node" and object_type is self.schema.query_type:
+                fields.append(
+                    FieldPlan(key, name, union=self._each_type(named, subsets), slot=slot)
+                )
+            elif isinstance(named, GraphQLUnionType):
                 union = tuple(
                     self.selection(t, subsets) for t in self.schema.get_possible_types(named)
                 )
@@ -180,6 +195,20 @@ class _Planner:
             else:
                 fields.append(FieldPlan(key, name, slot=slot))
         return Selection(object_type.name, tuple(fields))
+
+    def _each_type(
+        self, abstract: Any, selection_sets: list[SelectionSetNode]
+    ) -> tuple[Selection, ...]:
+        """The selection for each object type `node` may return that the compiled path renders;
+        for the others, node(id) of that type is the reference's."""
+        selections = []
+        for object_type in self.schema.get_possible_types(abstract):
+            slots = len(self.slots)
+            try:
+                selections.append(self.selection(object_type, selection_sets))
+            except NotCompilable:
+                del self.slots[slots:]
+        return tuple(selections)
 
 
 def build_plan(
@@ -230,9 +259,26 @@ def resolve_slots(
             if args.get("filter") is not None or args.get("orderBy") is not None:
                 raise NotCompilable("ticket filters and orders")
             resolved.append(_page(args, TICKET_ORDER))
+        elif slot.name == "node":
+            global_id = _global_id(args["id"])
+            row_id = ids.row_id(global_id.node_id)
+            if row_id is None:
+                raise NotCompilable("no row id")
+            resolved.append(NodeArgs(global_id.type_name, row_id))
+        elif slot.name == "ticketStats":
+            if args.get("filter") is not None:
+                raise NotCompilable("ticket filters")
+            resolved.append(NoArgs())
         else:
             resolved.append(_page(args, RESPONSE_ORDER))
     return resolved
+
+
+def _global_id(value: Any) -> relay.GlobalID:
+    try:
+        return relay.GlobalID.from_id(value)
+    except Exception:  # Strawberry reports a malformed id its own way
+        raise NotCompilable("malformed id") from None
 
 
 class PlanCache:

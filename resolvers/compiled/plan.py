@@ -56,4 +56,25 @@ class PageArgs:
         return (self.size, self.backwards, self.after is not None, self.before is not None)
 
 
-SlotArgs = TicketArgs | PageArgs
+@dataclass(frozen=True)
+class NodeArgs:
+    """`node(id:)`: the type named by the global id, and the row id."""
+
+    type_name: str
+    row_id: int
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        return (self.type_name,)
+
+
+@dataclass(frozen=True)
+class NoArgs:
+    """`ticketStats` without a filter."""
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        return ()
+
+
+SlotArgs = TicketArgs | PageArgs | NodeArgs | NoArgs

@@ -25,6 +25,7 @@ from sqlalchemy import (
     DateTime,
     Select,
     Text,
+    and_,
     bindparam,
     case,
     false,
@@ -40,15 +41,26 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.sql.selectable import Subquery
 
+from models import Priority, Status
 from permissions.actor import Actor, ActorKind
 from permissions.people import (
     readable_customers,
+    readable_members,
     readable_organizations,
+    readable_teams,
     related_members,
     related_teams,
 )
 from permissions.ticket import readable_responses, readable_tickets
-from resolvers.compiled.plan import FieldPlan, NotCompilable, PageArgs, Selection, SlotArgs
+from resolvers.compiled.plan import (
+    FieldPlan,
+    NodeArgs,
+    NotCompilable,
+    PageArgs,
+    Selection,
+    SlotArgs,
+    TicketArgs,
+)
 from resolvers.pagination import SortKey
 from resolvers.ticket import RESPONSE_ORDER, TicketOrder, ticket_sort_key
 
@@ -68,6 +80,14 @@ SOURCES: dict[str, Builder] = {
     "TeamMember": related_members,
     "Team": related_teams,
     "Organization": readable_organizations,
+}
+
+# Objects asked for by id (`node`, `me`) are found as the directory finds them (resolvers/
+# directory.py, schema/node.py): staff-only people and teams are not customers' to look up.
+ROOT_SOURCES: dict[str, Builder] = {
+    **SOURCES,
+    "TeamMember": readable_members,
+    "Team": readable_teams,
 }
 
 # The actor's id and organization are bound parameters: a plan serves every actor of a kind.
@@ -222,8 +242,24 @@ STRUCTURE = {
     "TicketEdge": frozenset({"cursor", "node"}),
     "ResponseEdge": frozenset({"cursor", "node"}),
     "PageInfo": _PAGE_INFO,
+    "TicketStats": frozenset(
+        {
+            "total",
+            "open",
+            "inProgress",
+            "waitingOnCustomer",
+            "highPriority",
+            "unassigned",
+            "byStatus",
+            "byPriority",
+        }
+    ),
+    "StatusCount": frozenset({"status", "count"}),
+    "PriorityCount": frozenset({"priority", "count"}),
 }
-QUERY_FIELDS = frozenset({"ticket", "tickets"})
+QUERY_FIELDS = frozenset({"ticket", "tickets", "node", "me", "ticketStats"})
+OPEN_STATUSES = ("open", "in_progress", "waiting_on_customer")
+HIGH_PRIORITIES = ("high", "urgent")
 
 
 def supports(type_name: str, field_name: str, kind: ActorKind) -> bool:
@@ -260,9 +296,9 @@ class Renderer:
         self.args = args
         self._aliases = 0
 
-    def source(self, type_name: str) -> Subquery:
+    def source(self, type_name: str, by_id: bool = False) -> Subquery:
         """The readable rows of a type, as a derived table of its own."""
-        builder = SOURCES.get(type_name)
+        builder = (ROOT_SOURCES if by_id else SOURCES).get(type_name)
         if builder is None:
             raise NotCompilable(f"no readable-statement builder for {type_name}")
         statement = builder(self.actor)
@@ -280,6 +316,13 @@ class Renderer:
                 pairs.append((f.key, self.ticket(f)))
             elif f.name == "tickets":
                 pairs.append((f.key, self.tickets(f)))
+            elif f.name == "node":
+                pairs.append((f.key, self.node(f)))
+            elif f.name == "me":
+                pairs.append((f.key, self.me(f)))
+            elif f.name == "ticketStats":
+                assert f.selection is not None
+                pairs.append((f.key, self.ticket_stats(f.selection)))
             else:
                 raise NotCompilable(f"Query.{f.name}")
         return select(json_object(pairs))
@@ -356,6 +399,78 @@ class Renderer:
         found = select(self.obj(f.selection, row)).where(row.c.id == ticket_id).scalar_subquery()
         # Not found is an error on the reference path (NOT_FOUND at its path).
         return func.coalesce(found, fallback(JSON))
+
+    def _by_id(self, type_name: str, selection: Selection, row_id: Any) -> ColumnElement[Any]:
+        row = self.source(type_name, by_id=True)
+        found = select(self.obj(selection, row)).where(row.c.id == row_id).scalar_subquery()
+        # Not found is an error on the reference path (NOT_FOUND, or UNAUTHENTICATED for a
+        # `me` whose row is gone).
+        return func.coalesce(found, fallback(JSON))
+
+    def node(self, f: FieldPlan) -> ColumnElement[Any]:
+        assert f.slot is not None
+        args = self.args[f.slot]
+        assert isinstance(args, NodeArgs)
+        selection = next((s for s in f.union if s.type_name == args.type_name), None)
+        if selection is None:
+            raise NotCompilable(f"node of type {args.type_name}")
+        return self._by_id(
+            args.type_name, selection, bindparam(f"s{f.slot}_node_id", type_=BigInteger)
+        )
+
+    def me(self, f: FieldPlan) -> ColumnElement[Any]:
+        type_name = "Customer" if self.kind is ActorKind.CUSTOMER else "TeamMember"
+        selection = next((s for s in f.union if s.type_name == type_name), None)
+        return self._by_id(type_name, selection or Selection(type_name, ()), ACTOR_ID)
+
+    def ticket_stats(self, selection: Selection) -> ColumnElement[Any]:
+        """resolvers.stats.ticket_stats in one aggregate over the readable tickets."""
+        rows = self.source("Ticket")
+
+        def count(*conditions: ColumnElement[bool]) -> ColumnElement[Any]:
+            counted = func.count()
+            return counted.filter(and_(*conditions)) if conditions else counted
+
+        is_open = rows.c.status.in_([literal_column(f"'{s}'") for s in OPEN_STATUSES])
+        totals: dict[str, ColumnElement[Any]] = {
+            "total": count(),
+            "open": count(rows.c.status == literal_column("'open'")),
+            "inProgress": count(rows.c.status == literal_column("'in_progress'")),
+            "waitingOnCustomer": count(rows.c.status == literal_column("'waiting_on_customer'")),
+            "highPriority": count(
+                is_open,
+                rows.c.priority.in_([literal_column(f"'{p}'") for p in HIGH_PRIORITIES]),
+            ),
+            "unassigned": count(is_open, rows.c.assignee_id.is_(None)),
+        }
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        for f in selection.fields:
+            if f.name == "__typename":
+                pairs.append((f.key, _text("TicketStats")))
+            elif f.name in totals:
+                pairs.append((f.key, totals[f.name]))
+            else:
+                assert f.selection is not None
+                column, values, type_name = (
+                    ("status", [m.value for m in Status], "StatusCount")
+                    if f.name == "byStatus"
+                    else ("priority", [m.value for m in Priority], "PriorityCount")
+                )
+                items = []
+                for value in values:
+                    item: list[tuple[str, ColumnElement[Any]]] = []
+                    for g in f.selection.fields:
+                        if g.name == "__typename":
+                            item.append((g.key, _text(type_name)))
+                        elif g.name == "count":
+                            item.append(
+                                (g.key, count(rows.c[column] == literal_column(f"'{value}'")))
+                            )
+                        else:
+                            item.append((g.key, _text(value.upper())))
+                    items.append(json_object(item))
+                pairs.append((f.key, func.json_build_array(*items)))
+        return select(json_object(pairs)).select_from(rows).scalar_subquery()
 
     def tickets(self, f: FieldPlan) -> ColumnElement[Any]:
         return self.connection(f, "Ticket", TICKET_ORDER, None, None)
@@ -517,6 +632,8 @@ def parameters(kind: ActorKind, actor: Actor, args: Sequence[SlotArgs]) -> dict[
             for which, bound in (("after", arg.after), ("before", arg.before)):
                 if bound is not None:
                     values[f"s{slot}_{which}_value"], values[f"s{slot}_{which}_id"] = bound
-        else:
+        elif isinstance(arg, TicketArgs):
             values[f"s{slot}_ticket_id"] = arg.ticket_id
+        elif isinstance(arg, NodeArgs):
+            values[f"s{slot}_node_id"] = arg.row_id
     return values

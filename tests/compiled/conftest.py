@@ -64,10 +64,20 @@ class Differential:
 
 
 def normalized(body: Any) -> Any:
-    """The body without request ids (each request has its own)."""
+    """The body without request ids (each request has its own) and with signed download URLs
+    reduced to whether there is one (they carry their expiry time: a second apart, they
+    differ; attachments are the reference path's anyway)."""
     for error in body.get("errors", []) if isinstance(body, dict) else []:
         error.get("extensions", {}).pop("requestId", None)
-    return body
+    return _without_urls(body)
+
+
+def _without_urls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (v is not None if k == "url" else _without_urls(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_urls(v) for v in value]
+    return value
 
 
 async def _thicken(stack: Stack, world: World) -> None:
@@ -119,4 +129,22 @@ def ticket_ids(world: World) -> list[str]:
         global_id("Ticket", 999_999),
         global_id("Response", world.public_reply.id),
         "not-an-id",
+    ]
+
+
+def node_ids(world: World) -> list[str]:
+    """Ids of every type `node` may be asked for, readable by some identities and not others."""
+    return [
+        *ticket_ids(world),
+        global_id("Response", world.internal_note.id),
+        global_id("Response", world.other_reply.id),
+        global_id("Customer", world.customer.id),
+        global_id("Customer", world.other_customer.id),
+        global_id("TeamMember", world.agent.id),
+        global_id("TeamMember", world.other_agent.id),
+        global_id("Team", world.team.id),
+        global_id("Organization", world.org.id),
+        global_id("Organization", world.other_org.id),
+        global_id("HistoryEntry", world.public_history.id),
+        global_id("Attachment", world.ticket_file.id),
     ]

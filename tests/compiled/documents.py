@@ -149,15 +149,39 @@ class Builder:
         return " ".join(parts)
 
 
+NODE_TYPES = ["Ticket", "Response", "Customer", "TeamMember", "Team", "Organization"]
+STATS = ["total", "open", "inProgress", "waitingOnCustomer", "highPriority", "unassigned"]
+
+
 @st.composite
 def documents(
-    draw: Any, ids: list[str], response_cursors: list[Any], ticket_cursors: list[Any]
+    draw: Any,
+    ids: list[str],
+    response_cursors: list[Any],
+    ticket_cursors: list[Any],
+    node_ids: list[str],
 ) -> tuple[str, dict[str, Any]]:
     builder = Builder(draw, response_cursors, ticket_cursors)
     roots = []
-    for root in draw(st.lists(st.sampled_from(["ticket", "tickets"]), min_size=1, max_size=2)):
+    kinds = st.sampled_from(["ticket", "tickets", "node", "me", "ticketStats"])
+    for root in draw(st.lists(kinds, min_size=1, max_size=3)):
         alias = f"r{len(roots)}: "
-        if root == "ticket":
+        if root == "node":
+            node_id = builder.value("ID!", draw(st.sampled_from(node_ids)))
+            parts = ["__typename"] if draw(st.booleans()) else []
+            for type_name in draw(st.lists(st.sampled_from(NODE_TYPES), min_size=1, unique=True)):
+                parts.append(f"... on {type_name} {{ {builder.selection(type_name, 1)} }}")
+            roots.append(f"{alias}node(id: {node_id}) {{ id {' '.join(parts)} }}")
+        elif root == "me":
+            roots.append(f"{alias}me {{ {builder.person(1)} }}")
+        elif root == "ticketStats":
+            fields = draw(st.lists(st.sampled_from(STATS), min_size=1, max_size=4))
+            if draw(st.booleans()):
+                fields.append("byStatus { status count __typename }")
+            if draw(st.booleans()):
+                fields.append("byPriority { count priority }")
+            roots.append(f"{alias}ticketStats {{ {' '.join(fields)} }}")
+        elif root == "ticket":
             ticket_id = builder.value("ID!", draw(st.sampled_from(ids)))
             roots.append(f"{alias}ticket(id: {ticket_id}) {{ {builder.selection('Ticket', 0)} }}")
         else:
