@@ -27,6 +27,9 @@ from resolvers.compiled.sql import FALLBACK_SQLSTATE, CompiledStatement
 
 logger = logging.getLogger("helpdesk.compiled")
 FUNCTIONS = "helpdesk_compiled_functions"
+# A connection that has made this many functions drops them all (DISCARD TEMP) and starts
+# over, so many distinct documents cannot grow a session's catalog without bound.
+MAX_FUNCTIONS = 256
 
 FALLBACK_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION pg_temp.hd_fallback(anyelement) RETURNS anyelement
@@ -86,6 +89,9 @@ async def run(
         try:
             for attempt in (1, 2):
                 if name not in known:
+                    if len(known) >= MAX_FUNCTIONS:
+                        await driver.execute("DISCARD TEMP")
+                        known.clear()
                     setup = function_ddl(statement)
                     if not known:
                         setup = FALLBACK_FUNCTION + setup

@@ -126,3 +126,19 @@ async def test_a_compiled_read_is_one_round_trip(differential: Differential, wor
     assert answered == 0
     # BEGIN, set_config, at least one query, ROLLBACK.
     assert reference >= 4, reference
+
+
+async def test_a_connection_drops_its_functions_past_the_limit(
+    differential: Differential, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_FUNCTIONS a connection discards its temporary functions and makes them again:
+    answers stay right (and compiled) while documents alternate."""
+    from resolvers.compiled import run
+
+    monkeypatch.setattr(run, "MAX_FUNCTIONS", 1)
+    documents = ["query { tickets(first: 1) { totalCount } }", "query { me { __typename } }"]
+    for _ in range(3):
+        for document in documents:
+            body, used = await differential.compare("agent", document)
+            assert "errors" not in body, body
+            assert used == differential.compiles
