@@ -588,7 +588,11 @@ class Renderer:
                     elif g.name == "endCursor":
                         info.append((g.key, last))
                 pairs.append((f.key, json_object(info)))
-        return select(json_object(pairs)).select_from(page).correlate(page).scalar_subquery()
+        connection = select(json_object(pairs))
+        if any(f.name in ("nodes", "edges", "pageInfo") for f in selection.fields):
+            # Aggregates over the page: one row, also for an empty page.
+            connection = connection.select_from(page).correlate(page)
+        return connection.scalar_subquery()
 
     def _edge(self, selection: Selection, key: SortKey, page: Subquery) -> ColumnElement[Any]:
         pairs: list[tuple[str, ColumnElement[Any]]] = []

@@ -70,6 +70,8 @@ CORE = {
         ... on TeamMember { id name role isActive team { name } organization { slug } } }
         ticketStats { total open inProgress waitingOnCustomer highPriority unassigned
           byStatus { status count } byPriority { __typename priority count } } }""",
+    "counts": """query($id: ID!) { ticket(id: $id) { responses { totalCount __typename } }
+        tickets(first: 1) { totalCount } empty: tickets(first: 1) { __typename } }""",
     "node": """query($id: ID!) { node(id: $id) { __typename id ... on Ticket { title
         responses(last: 1) { nodes { body } } } } }""",
     "fragments": """query Q($id: ID!) { a: ticket(id: $id) { ...T } __typename }

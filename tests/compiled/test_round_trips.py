@@ -141,4 +141,4 @@ async def test_a_connection_drops_its_functions_past_the_limit(
         for document in documents:
             body, used = await differential.compare("agent", document)
             assert "errors" not in body, body
-            assert used == differential.compiles
+            assert used == differential.compiles, dict(outcomes)
