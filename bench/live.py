@@ -127,7 +127,7 @@ async def fan_out(
     seconds: float,
 ) -> dict[str, Any]:
     """len(tokens) subscribers; `mutate(n)` commits one change that every one of them should
-    receive (True when it did), called `rate` times a second for `seconds`."""
+    receive (True when it did), started `rate` times a second for `seconds`."""
     tallies = [Listener() for _ in tokens]
     connected = 0
     everyone = asyncio.Event()
@@ -146,12 +146,14 @@ async def fan_out(
     async with asyncio.timeout(60):
         await everyone.wait()
     await asyncio.sleep(2)  # let every subscription reach the hub
-    sent = 0
+    # Open loop: the n-th change starts at started + n / rate whether or not the earlier ones
+    # have been answered (a closed loop would measure the mutation's latency, not the fan-out).
     started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        if await mutate(sent):
-            sent += 1
-        await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
+    calls: list[asyncio.Task[bool]] = []
+    while (due := started + len(calls) / rate) < started + seconds:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        calls.append(asyncio.create_task(mutate(len(calls))))
+    sent = sum(await asyncio.gather(*calls))
     elapsed = time.perf_counter() - started
     deadline = time.monotonic() + 15
     while (  # noqa: ASYNC110 - waiting on the subscribers' counts

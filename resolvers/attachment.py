@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -208,19 +209,26 @@ async def attach(
 # --- reads -------------------------------------------------------------------------------
 
 
+async def _grouped_by(
+    session: AsyncSession, actor: Actor, column: Any, ids: Sequence[int]
+) -> dict[int, list[Attachment]]:
+    """Visible files whose `column` is one of `ids`, grouped by it, oldest first."""
+    grouped: dict[int, list[Attachment]] = {i: [] for i in ids}
+    rows = await session.execute(
+        select(column, Attachment)
+        .where(column.in_(ids), attachment_visibility(actor))
+        .order_by(Attachment.attached_at, Attachment.id)
+    )
+    for key, row in rows:
+        grouped[key].append(row)
+    return grouped
+
+
 async def attachments_for_responses(
     session: AsyncSession, actor: Actor, response_ids: Sequence[int]
 ) -> dict[int, list[Attachment]]:
     """Files of already-authorized responses, oldest first (still filtered by visibility)."""
-    grouped: dict[int, list[Attachment]] = {i: [] for i in response_ids}
-    rows = await session.scalars(
-        select(Attachment)
-        .where(Attachment.response_id.in_(response_ids), attachment_visibility(actor))
-        .order_by(Attachment.attached_at, Attachment.id)
-    )
-    for row in rows:
-        grouped[row.response_id or 0].append(row)
-    return grouped
+    return await _grouped_by(session, actor, Attachment.response_id, response_ids)
 
 
 async def attachments_for_tickets(
@@ -228,15 +236,7 @@ async def attachments_for_tickets(
 ) -> dict[int, list[Attachment]]:
     """All files of already-authorized tickets the actor may see: the ticket's own and those
     of its visible responses (a customer never gets an internal note's), oldest first."""
-    grouped: dict[int, list[Attachment]] = {i: [] for i in ticket_ids}
-    rows = await session.scalars(
-        select(Attachment)
-        .where(Attachment.ticket_id.in_(ticket_ids), attachment_visibility(actor))
-        .order_by(Attachment.attached_at, Attachment.id)
-    )
-    for row in rows:
-        grouped[row.ticket_id or 0].append(row)
-    return grouped
+    return await _grouped_by(session, actor, Attachment.ticket_id, ticket_ids)
 
 
 async def attachments_by_id(

@@ -36,6 +36,12 @@ def sample(text: str, name: str, **labels: str) -> float:
     return total
 
 
+async def both_workers_started(base: str) -> None:
+    async with asyncio.timeout(60), httpx.AsyncClient(base_url=base) as client:
+        while sample((await client.get("/metrics")).text, "helpdesk_db_pool_limit") < 2 * 20:  # noqa: ASYNC110 - polling another process
+            await asyncio.sleep(0.2)
+
+
 async def test_metrics_and_logs_from_every_worker(fresh_database, tmp_path: Path) -> None:
     env = server_env(tmp_path, await fresh_database(Backend("sqlite", "sqlite", None)), "memory://")
     env.update(LOG_FORMAT="json", LOG_LEVEL="info")
@@ -45,6 +51,9 @@ async def test_metrics_and_logs_from_every_worker(fresh_database, tmp_path: Path
     log = tmp_path / "server.log"
 
     with running_server(env, "--workers", "2", log_path=log) as base:
+        # /healthz answered from the first worker up; on a busy machine the second may still be
+        # importing. Both have started once their pools are counted.
+        await both_workers_started(base)
         headers = {"Authorization": f"Bearer {token}"}
         for _ in range(REQUESTS):  # a new connection each: the kernel spreads them over workers
             async with httpx.AsyncClient(base_url=base, headers=headers) as client:
