@@ -328,9 +328,9 @@ class CompiledReads(SchemaExtension):
         if not isinstance(context, Context) or execution.query is None:
             return None
         services = context.services
-        engine = getattr(services, "compiled_engine", None)
+        pool = getattr(services, "compiled_pool", None)
         actor = context.actor
-        if engine is None or isinstance(context.request, WebSocket):
+        if pool is None or isinstance(context.request, WebSocket):
             return None
         if not actor.is_authenticated or execution.graphql_document is None:
             return None
@@ -349,7 +349,7 @@ class CompiledReads(SchemaExtension):
             args = resolve_slots(graphql_schema, plan, execution.variables)
             statement = plan.statement(actor.kind, args)
             text = await compiled_run.run(
-                engine, statement, actor, parameters(actor.kind, actor, args)
+                pool, statement, actor, parameters(actor.kind, actor, args)
             )
         except (NotCompilable, GraphQLError, DomainError, compiled_run.FallBack) as exc:
             outcomes[f"fallback: {type(exc).__name__}"] += 1

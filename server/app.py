@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from models import migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
+from resolvers.compiled import run as compiled_run
 from resolvers.events import (
     Position,
     TicketChange,
@@ -163,7 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             if settings.shared_fanout
             else None,
-            compiled_engine=engine
+            compiled_pool=await compiled_run.create_pool(settings.database_url, pool_limit)
             if settings.compiled_queries and engine.dialect.name == "postgresql"
             else None,
         )
@@ -191,6 +192,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await rate_limiter.close()
             await persisted_queries.close()
             await hub.disconnect()
+            if resources is not None and resources.compiled_pool is not None:
+                await resources.compiled_pool.close()
             await engine.dispose()
             metrics.uninstrument_pool(pool_limit)
             metrics.worker_exited()

@@ -75,8 +75,8 @@ class Resources:
     # Storage, signer and limits of attachments; the public base URL of signed links.
     attachment_files: AttachmentFiles | None = None
     public_url: str | None = None
-    # The engine the compiled read path runs on (None: COMPILED_QUERIES=false, or SQLite).
-    compiled_engine: AsyncEngine | None = None
+    # The compiled read path's asyncpg pool (None: COMPILED_QUERIES=false, or SQLite).
+    compiled_pool: Any = None
 
 
 @dataclass
