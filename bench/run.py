@@ -428,11 +428,13 @@ def report(
             " 0 closes, p99 < 250 ms)"
         )
     one, eight = eight_writers
-    print(
-        f"W8 writers: 1 connection {one.rps:.0f} updates/s (p50 {one.percentile(0.5):.1f} ms),"
-        f" 8 connections {eight.rps:.0f} updates/s (p50 {eight.percentile(0.5):.1f} ms):"
-        f" {eight.rps / one.rps if one.rps else 0:.2f}x (target >= 3x)"
-    )
+    if one.latencies:  # not with --reads-only
+        print(
+            f"W8 writers: 1 connection {one.rps:.0f} updates/s"
+            f" (p50 {one.percentile(0.5):.1f} ms), 8 connections {eight.rps:.0f} updates/s"
+            f" (p50 {eight.percentile(0.5):.1f} ms):"
+            f" {eight.rps / one.rps if one.rps else 0:.2f}x (target >= 3x)"
+        )
     for line in scale:
         print(line)
 
@@ -510,8 +512,11 @@ async def main_async(args: argparse.Namespace) -> None:
                 **({"check": check} if check else {}),
             )
             cpu[label] = await meter.stop(len(measured[label].latencies))
-        eight_writers = await writers(fx, args.duration)
-        fans = await fan_out(fx, args.subscribers, args.rates, args.fanout_seconds)
+        eight_writers: tuple[Stats, Stats] = (Stats(), Stats())
+        fans: list[dict[str, Any]] = []
+        if not args.reads_only:
+            eight_writers = await writers(fx, args.duration)
+            fans = await fan_out(fx, args.subscribers, args.rates, args.fanout_seconds)
     # The reads again through the reference path (Strawberry execution), side by side.
     reference: dict[str, tuple[Stats, tuple[float, float]]] = {}
     with server(helpdesk, env | {"COMPILED_QUERIES": "false"}, APP_PORT) as process:
@@ -584,6 +589,9 @@ def main() -> None:
     )
     parser.add_argument("--fanout-seconds", type=float, default=10.0)
     parser.add_argument("--scale", action="store_true", help="also W7: 1M tickets")
+    parser.add_argument(
+        "--reads-only", action="store_true", help="skip W6 and W8 (live delivery, writers)"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 
