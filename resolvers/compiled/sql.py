@@ -16,32 +16,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     ColumnElement,
-    DateTime,
     Select,
     Text,
-    and_,
     bindparam,
     case,
-    false,
     func,
     literal_column,
     null,
     select,
-    true,
-    tuple_,
 )
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.sql.selectable import Subquery
 
-from models import Priority, Status
 from permissions.actor import Actor, ActorKind
 from permissions.people import (
     readable_customers,
@@ -52,6 +44,18 @@ from permissions.people import (
     related_teams,
 )
 from permissions.ticket import readable_responses, readable_tickets
+from resolvers.compiled.blocks import (
+    ACTOR_ID,
+    FALLBACK_SQLSTATE,
+    ORGANIZATION_ID,
+    fallback,
+    global_id,
+    iso,
+    json_object,
+    symbolic_actor,
+    text_literal,
+)
+from resolvers.compiled.pages import Pages
 from resolvers.compiled.plan import (
     FieldPlan,
     NodeArgs,
@@ -61,13 +65,19 @@ from resolvers.compiled.plan import (
     SlotArgs,
     TicketArgs,
 )
-from resolvers.pagination import SortKey
 from resolvers.ticket import RESPONSE_ORDER, TicketOrder, ticket_sort_key
 
-FALLBACK_SQLSTATE = "HDFB1"
+__all__ = [
+    "FALLBACK_SQLSTATE",
+    "SOURCES",
+    "TICKET_ORDER",
+    "CompiledStatement",
+    "compile_plan",
+    "parameters",
+    "supports",
+]
+
 TICKET_ORDER = ticket_sort_key(TicketOrder())
-MAX_KEYS = 50  # json_build_object takes at most 100 arguments
-_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 # The parameters `parameters()` fills per request; every other bind is a constant.
 _REQUEST_PARAMETER = re.compile(r"hd_actor_id|hd_organization_id|s\d+_[a-z_]+")
 
@@ -89,73 +99,6 @@ ROOT_SOURCES: dict[str, Builder] = {
     "TeamMember": readable_members,
     "Team": readable_teams,
 }
-
-# The actor's id and organization are bound parameters: a plan serves every actor of a kind.
-ACTOR_ID = bindparam("hd_actor_id", type_=BigInteger)
-ORGANIZATION_ID = bindparam("hd_organization_id", type_=BigInteger)
-
-
-def symbolic_actor(kind: ActorKind) -> Actor:
-    return Actor(kind=kind, id=cast(Any, ACTOR_ID), organization_id=cast(Any, ORGANIZATION_ID))
-
-
-def _text(value: str) -> ColumnElement[Any]:
-    assert re.fullmatch(r"[_0-9A-Za-z.:]*", value), value
-    return literal_column(f"'{value}'::text")
-
-
-def _key(value: str) -> ColumnElement[Any]:
-    assert _NAME.fullmatch(value), value
-    return literal_column(f"'{value}'")
-
-
-def json_object(pairs: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
-    if len(pairs) > MAX_KEYS:
-        raise NotCompilable("too many fields in one object")
-    return func.json_build_object(*[part for key, value in pairs for part in (_key(key), value)])
-
-
-def fallback(type_: Any) -> ColumnElement[Any]:
-    """Raises when evaluated: the reference path answers this request."""
-    return func.pg_temp.hd_fallback(sql_cast(null(), type_))
-
-
-def iso(column: Any) -> ColumnElement[Any]:
-    """A timestamp as Python's isoformat() of the aware UTC value writes it."""
-    utc = func.timezone(literal_column("'UTC'"), column)
-    micros = func.to_char(utc, literal_column("'US'"))
-    fraction = case(
-        (micros == literal_column("'000000'"), literal_column("''")),
-        else_=literal_column("'.'").op("||")(micros),
-    )
-    whole = func.to_char(utc, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS'"))
-    return whole.op("||")(fraction).op("||")(literal_column("'+00:00'"))
-
-
-def _base64(text: ColumnElement[Any]) -> ColumnElement[Any]:
-    return func.encode(func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'"))
-
-
-def global_id(type_name: str, column: Any) -> ColumnElement[Any]:
-    return _base64(_text(f"{type_name}:").op("||")(sql_cast(column, Text)))
-
-
-def cursor(key: SortKey, row: Subquery) -> ColumnElement[Any]:
-    """resolvers.pagination.encode_cursor, in SQL: urlsafe base64 of [name, value, id]."""
-    value = row.c[key.expression.name]
-    rendered = (
-        literal_column("'\"'").op("||")(iso(value)).op("||")(literal_column("'\"'"))
-        if key.timestamp
-        else sql_cast(value, Text)
-    )
-    text = (
-        literal_column(f"'[\"{key.name}\",'")
-        .op("||")(rendered)
-        .op("||")(literal_column("','"))
-        .op("||")(sql_cast(row.c.id, Text))
-        .op("||")(literal_column("']'"))
-    )
-    return func.translate(_base64(text), literal_column("E'+/\\n'"), literal_column("'-_'"))
 
 
 def _column(name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
@@ -258,8 +201,6 @@ STRUCTURE = {
     "PriorityCount": frozenset({"priority", "count"}),
 }
 QUERY_FIELDS = frozenset({"ticket", "tickets", "node", "me", "ticketStats"})
-OPEN_STATUSES = ("open", "in_progress", "waiting_on_customer")
-HIGH_PRIORITIES = ("high", "urgent")
 
 
 def supports(type_name: str, field_name: str, kind: ActorKind) -> bool:
@@ -289,7 +230,7 @@ class CompiledStatement:
     constants: dict[str, Any]
 
 
-class Renderer:
+class Renderer(Pages):
     def __init__(self, kind: ActorKind, args: Sequence[SlotArgs]) -> None:
         self.kind = kind
         self.actor = symbolic_actor(kind)
@@ -311,7 +252,7 @@ class Renderer:
         pairs: list[tuple[str, ColumnElement[Any]]] = []
         for f in root.fields:
             if f.name == "__typename":
-                pairs.append((f.key, _text("Query")))
+                pairs.append((f.key, text_literal("Query")))
             elif f.name == "ticket":
                 pairs.append((f.key, self.ticket(f)))
             elif f.name == "tickets":
@@ -332,7 +273,7 @@ class Renderer:
         pairs = [
             (
                 f.key,
-                _text(selection.type_name)
+                text_literal(selection.type_name)
                 if f.name == "__typename"
                 else renderers[f.name](self, f, row),
             )
@@ -423,193 +364,11 @@ class Renderer:
         selection = next((s for s in f.union if s.type_name == type_name), None)
         return self._by_id(type_name, selection or Selection(type_name, ()), ACTOR_ID)
 
-    def ticket_stats(self, selection: Selection) -> ColumnElement[Any]:
-        """resolvers.stats.ticket_stats in one aggregate over the readable tickets."""
-        rows = self.source("Ticket")
-
-        def count(*conditions: ColumnElement[bool]) -> ColumnElement[Any]:
-            counted = func.count()
-            return counted.filter(and_(*conditions)) if conditions else counted
-
-        is_open = rows.c.status.in_([literal_column(f"'{s}'") for s in OPEN_STATUSES])
-        totals: dict[str, ColumnElement[Any]] = {
-            "total": count(),
-            "open": count(rows.c.status == literal_column("'open'")),
-            "inProgress": count(rows.c.status == literal_column("'in_progress'")),
-            "waitingOnCustomer": count(rows.c.status == literal_column("'waiting_on_customer'")),
-            "highPriority": count(
-                is_open,
-                rows.c.priority.in_([literal_column(f"'{p}'") for p in HIGH_PRIORITIES]),
-            ),
-            "unassigned": count(is_open, rows.c.assignee_id.is_(None)),
-        }
-        pairs: list[tuple[str, ColumnElement[Any]]] = []
-        for f in selection.fields:
-            if f.name == "__typename":
-                pairs.append((f.key, _text("TicketStats")))
-            elif f.name in totals:
-                pairs.append((f.key, totals[f.name]))
-            else:
-                assert f.selection is not None
-                column, values, type_name = (
-                    ("status", [m.value for m in Status], "StatusCount")
-                    if f.name == "byStatus"
-                    else ("priority", [m.value for m in Priority], "PriorityCount")
-                )
-                items = []
-                for value in values:
-                    item: list[tuple[str, ColumnElement[Any]]] = []
-                    for g in f.selection.fields:
-                        if g.name == "__typename":
-                            item.append((g.key, _text(type_name)))
-                        elif g.name == "count":
-                            item.append(
-                                (g.key, count(rows.c[column] == literal_column(f"'{value}'")))
-                            )
-                        else:
-                            item.append((g.key, _text(value.upper())))
-                    items.append(json_object(item))
-                pairs.append((f.key, func.json_build_array(*items)))
-        return select(json_object(pairs)).select_from(rows).scalar_subquery()
-
     def tickets(self, f: FieldPlan) -> ColumnElement[Any]:
         return self.connection(f, "Ticket", TICKET_ORDER, None, None)
 
     def responses(self, f: FieldPlan, ticket: Subquery) -> ColumnElement[Any]:
         return self.connection(f, "Response", RESPONSE_ORDER, ticket, "ticket_id")
-
-    def connection(
-        self,
-        f: FieldPlan,
-        type_name: str,
-        key: SortKey,
-        parent: Subquery | None,
-        parent_column: str | None,
-    ) -> ColumnElement[Any]:
-        assert f.selection is not None
-        assert f.slot is not None
-        args = self.args[f.slot]
-        assert isinstance(args, PageArgs)
-        rows = self.source(type_name)
-
-        def of_parent(source: Subquery) -> list[ColumnElement[bool]]:
-            if parent is None or parent_column is None:
-                return []
-            return [source.c[parent_column] == parent.c.id]
-
-        sort, row_id = rows.c[key.expression.name], rows.c.id
-        conditions = of_parent(rows)
-        for which, bound, forward in (("after", args.after, True), ("before", args.before, False)):
-            if bound is None:
-                continue
-            value = bindparam(
-                f"s{f.slot}_{which}_value",
-                type_=DateTime(timezone=True) if key.timestamp else BigInteger,
-            )
-            after_id = bindparam(f"s{f.slot}_{which}_id", type_=BigInteger)
-            row, limit = tuple_(sort, row_id), tuple_(value, after_id)
-            conditions.append(row < limit if key.descending == forward else row > limit)
-        descending = key.descending != args.backwards
-        order = [sort.desc(), row_id.desc()] if descending else [sort.asc(), row_id.asc()]
-        position = func.row_number().over(order_by=order).label("hd_position")
-        page_select = (
-            select(rows, position)
-            .where(*conditions)
-            .order_by(*order)
-            .limit(literal_column(str(args.size + 1)))
-        )
-        if parent is not None:
-            page_select = page_select.correlate(parent)
-        self._aliases += 1
-        page = page_select.subquery(f"page_{self._aliases}")
-        return self._connection_object(f.selection, type_name, key, args, page, parent, of_parent)
-
-    def _connection_object(
-        self,
-        selection: Selection,
-        type_name: str,
-        key: SortKey,
-        args: PageArgs,
-        page: Subquery,
-        parent: Subquery | None,
-        of_parent: Callable[[Subquery], list[ColumnElement[bool]]],
-    ) -> ColumnElement[Any]:
-        position = page.c.hd_position
-        size: ColumnElement[Any] = literal_column(str(args.size))
-        on_page = position <= size
-        # Rows were fetched in reverse for `last`/`before`: the page reads oldest first.
-        out = position.desc() if args.backwards else position.asc()
-        back = position.asc() if args.backwards else position.desc()
-        more = func.coalesce(func.bool_or(position > size), false())
-
-        def aggregate(item: ColumnElement[Any]) -> ColumnElement[Any]:
-            ordered = func.json_agg(aggregate_order_by(item, out)).filter(on_page)
-            return func.coalesce(ordered, literal_column("'[]'::json"))
-
-        pairs: list[tuple[str, ColumnElement[Any]]] = []
-        for f in selection.fields:
-            if f.name == "__typename":
-                pairs.append((f.key, _text(selection.type_name)))
-            elif f.name == "nodes":
-                assert f.selection is not None
-                pairs.append((f.key, aggregate(self.obj(f.selection, page))))
-            elif f.name == "edges":
-                assert f.selection is not None
-                pairs.append((f.key, aggregate(self._edge(f.selection, key, page))))
-            elif f.name == "totalCount":
-                counted = self.source(type_name)
-                total_select = select(func.count()).select_from(counted).where(*of_parent(counted))
-                if parent is not None:
-                    total_select = total_select.correlate(parent)
-                total = total_select.scalar_subquery()
-                pairs.append((f.key, total))
-            elif f.name == "pageInfo":
-                assert f.selection is not None
-                first = _first_cursor(key, page, out, on_page)
-                last = _first_cursor(key, page, back, on_page)
-                info: list[tuple[str, ColumnElement[Any]]] = []
-                for g in f.selection.fields:
-                    if g.name == "__typename":
-                        info.append((g.key, _text("PageInfo")))
-                    elif g.name == "hasNextPage":
-                        info.append(
-                            (g.key, true() if args.before else false())
-                            if args.backwards
-                            else (g.key, more)
-                        )
-                    elif g.name == "hasPreviousPage":
-                        info.append(
-                            (g.key, more)
-                            if args.backwards
-                            else (g.key, true() if args.after else false())
-                        )
-                    elif g.name == "startCursor":
-                        info.append((g.key, first))
-                    elif g.name == "endCursor":
-                        info.append((g.key, last))
-                pairs.append((f.key, json_object(info)))
-        connection = select(json_object(pairs))
-        if any(f.name in ("nodes", "edges", "pageInfo") for f in selection.fields):
-            # Aggregates over the page: one row, also for an empty page.
-            connection = connection.select_from(page).correlate(page)
-        return connection.scalar_subquery()
-
-    def _edge(self, selection: Selection, key: SortKey, page: Subquery) -> ColumnElement[Any]:
-        pairs: list[tuple[str, ColumnElement[Any]]] = []
-        for f in selection.fields:
-            if f.name == "__typename":
-                pairs.append((f.key, _text(selection.type_name)))
-            elif f.name == "cursor":
-                pairs.append((f.key, cursor(key, page)))
-            elif f.name == "node":
-                assert f.selection is not None
-                pairs.append((f.key, self.obj(f.selection, page)))
-        return json_object(pairs)
-
-
-def _first_cursor(key: SortKey, page: Subquery, order: Any, on_page: Any) -> ColumnElement[Any]:
-    cursors = func.array_agg(aggregate_order_by(cursor(key, page), order)).filter(on_page)
-    return cursors[1]
 
 
 def compile_plan(kind: ActorKind, root: Selection, args: Sequence[SlotArgs]) -> CompiledStatement:
