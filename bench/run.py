@@ -33,6 +33,7 @@ import jwt
 import orjson
 
 from bench import dataset, live
+from bench.cpu import CpuMeter
 from bench.load import Connection, Request, Stats, run_http
 from models import migrate
 from models.engine import create_engine
@@ -427,13 +428,41 @@ def report(
             " 0 closes, p99 < 250 ms)"
         )
     one, eight = eight_writers
-    print(
-        f"W8 writers: 1 connection {one.rps:.0f} updates/s (p50 {one.percentile(0.5):.1f} ms),"
-        f" 8 connections {eight.rps:.0f} updates/s (p50 {eight.percentile(0.5):.1f} ms):"
-        f" {eight.rps / one.rps if one.rps else 0:.2f}x (target >= 3x)"
-    )
+    if one.latencies:  # not with --reads-only
+        print(
+            f"W8 writers: 1 connection {one.rps:.0f} updates/s"
+            f" (p50 {one.percentile(0.5):.1f} ms), 8 connections {eight.rps:.0f} updates/s"
+            f" (p50 {eight.percentile(0.5):.1f} ms):"
+            f" {eight.rps / one.rps if one.rps else 0:.2f}x (target >= 3x)"
+        )
     for line in scale:
         print(line)
+
+
+def report_paths(
+    plan: list[Any],
+    results: dict[str, tuple[Stats, Stats | None]],
+    cpu: dict[str, tuple[float, float]],
+    reference: dict[str, tuple[Stats, tuple[float, float]]],
+) -> None:
+    """The compiled read path beside the reference path, with CPU per request of the server
+    and of PostgreSQL (the floor's ratio in brackets). Writes run on one path only."""
+    print()
+    print(
+        f"{'workload':<26} {'path':<9} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>7}"
+        f" {'server ms/req':>13} {'pg ms/req':>9}"
+    )
+    for label, *_ in plan:
+        app, floor = results[label]
+        rows = [("default" if label not in reference else "compiled", app, cpu[label])]
+        if label in reference:
+            rows.append(("reference", *reference[label]))
+        for path, stats, (server_ms, pg_ms) in rows:
+            ratio = f"{100 * stats.rps / floor.rps:5.1f}%" if floor and floor.rps else "-"
+            print(
+                f"{label:<26} {path:<9} {stats.rps:7.0f} {stats.percentile(0.5):7.1f}"
+                f" {stats.percentile(0.99):7.1f} {ratio:>7} {server_ms:13.2f} {pg_ms:9.2f}"
+            )
 
 
 def row(name: str, app: Stats, floor: Stats | None, target: str) -> str:
@@ -469,8 +498,11 @@ async def main_async(args: argparse.Namespace) -> None:
     ]
     results: dict[str, tuple[Stats, Stats | None]] = {}
     measured: dict[str, Stats] = {}
-    with server(helpdesk, env, APP_PORT):
+    cpu: dict[str, tuple[float, float]] = {}
+    with server(helpdesk, env, APP_PORT) as process:
+        meter = CpuMeter(database_url(name), name, process.pid)
         for label, maker, _, check in plan:
+            await meter.start()
             measured[label] = await run_http(
                 "127.0.0.1",
                 APP_PORT,
@@ -479,8 +511,26 @@ async def main_async(args: argparse.Namespace) -> None:
                 duration=args.duration,
                 **({"check": check} if check else {}),
             )
-        eight_writers = await writers(fx, args.duration)
-        fans = await fan_out(fx, args.subscribers, args.rates, args.fanout_seconds)
+            cpu[label] = await meter.stop(len(measured[label].latencies))
+        eight_writers: tuple[Stats, Stats] = (Stats(), Stats())
+        fans: list[dict[str, Any]] = []
+        if not args.reads_only:
+            eight_writers = await writers(fx, args.duration)
+            fans = await fan_out(fx, args.subscribers, args.rates, args.fanout_seconds)
+    # The reads again through the reference path (Strawberry execution), side by side.
+    reference: dict[str, tuple[Stats, tuple[float, float]]] = {}
+    with server(helpdesk, env | {"COMPILED_QUERIES": "false"}, APP_PORT) as process:
+        meter = CpuMeter(database_url(name), name, process.pid)
+        for label, maker, _, _check in plan[:3]:
+            await meter.start()
+            stats = await run_http(
+                "127.0.0.1",
+                APP_PORT,
+                maker(False),
+                connections=args.connections,
+                duration=args.duration,
+            )
+            reference[label] = (stats, await meter.stop(len(stats.latencies)))
     with server(floor_cmd, env | {"DATABASE_URL": database_url(name)}, FLOOR_PORT):
         for label, maker, _, check in plan:
             floor = await run_http(
@@ -514,6 +564,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     f" rps {small.rps:.0f} vs {at_1m.rps:.0f}"
                 )
     report(args, plan, results, fans, eight_writers, scale)
+    report_paths(plan, results, cpu, reference)
     failures = [
         f
         for app, floor in results.values()
@@ -538,6 +589,9 @@ def main() -> None:
     )
     parser.add_argument("--fanout-seconds", type=float, default=10.0)
     parser.add_argument("--scale", action="store_true", help="also W7: 1M tickets")
+    parser.add_argument(
+        "--reads-only", action="store_true", help="skip W6 and W8 (live delivery, writers)"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

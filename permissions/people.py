@@ -86,3 +86,25 @@ def known_to_organization(organization_id: int | None) -> ColumnElement[bool]:
         )
     )
     return or_(has_ticket, linked)
+
+
+def _ticket_organizations(actor: Actor) -> Select[int]:
+    return select(Ticket.organization_id).where(Ticket.customer_id == actor.id)
+
+
+def related_members(actor: Actor) -> Select[TeamMember]:
+    """Team members as they appear on tickets the actor may read (assignee, reply author):
+    staff meet their organization's; customers the members of the organizations they have
+    tickets with. For the compiled read path, which follows relations in SQL."""
+    if actor.is_customer:
+        return select(TeamMember).where(
+            TeamMember.organization_id.in_(_ticket_organizations(actor))
+        )
+    return readable_members(actor)
+
+
+def related_teams(actor: Actor) -> Select[Team]:
+    """Teams as they appear on tickets the actor may read (a ticket's or a member's team)."""
+    if actor.is_customer:
+        return select(Team).where(Team.organization_id.in_(_ticket_organizations(actor)))
+    return readable_teams(actor)

@@ -81,3 +81,12 @@ def may_bulk_update(actor: Actor) -> bool:
 
 def may_read_metrics(actor: Actor) -> bool:
     return actor.is_admin
+
+
+def readable_responses(actor: Actor) -> Select[TicketResponse]:
+    """SELECT of the responses the actor may read: on readable tickets, without internal notes
+    for customers. For readers that start from a response row (the compiled read path)."""
+    readable_ids = readable_tickets(actor).with_only_columns(Ticket.id)
+    return select(TicketResponse).where(
+        TicketResponse.ticket_id.in_(readable_ids), response_visibility(actor)
+    )

@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from schema.attachment import Attachment
 from schema.attachment_mutations import AttachmentMutation
+from schema.compiled import CompiledReads
 from schema.context import request_id
 from schema.customer import CustomerMutation, CustomerQuery
 from schema.directory import DirectoryQuery
@@ -136,7 +137,8 @@ def create_schema(
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    extensions += [lambda: ValidationCache(maxsize=1024), cost_extension(limits)]
+    # The compiled read path comes last: it answers only what passed every check before it.
+    extensions += [lambda: ValidationCache(maxsize=1024), cost_extension(limits), CompiledReads]
     built = HelpdeskSchema(
         query=Query,
         mutation=Mutation,

@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from models import migrate
 from models.engine import create_engine, create_sessionmaker, set_row_security
 from resolvers.audit import OrganizationChange, latest_audit_position, load_organization_changes
+from resolvers.compiled import run as compiled_run
 from resolvers.events import (
     Position,
     TicketChange,
@@ -199,6 +200,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             if settings.shared_fanout
             else None,
+            compiled_pool=await compiled_run.create_pool(settings.database_url, pool_limit)
+            if settings.compiled_queries and engine.dialect.name == "postgresql"
+            else None,
         )
         sockets.start()
         interval = settings.attachment_cleanup_interval_seconds
@@ -225,6 +229,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await persisted_queries.close()
             await hub.disconnect()
             await organization_hub.disconnect()
+            if resources is not None and resources.compiled_pool is not None:
+                await resources.compiled_pool.close()
             await engine.dispose()
             metrics.uninstrument_pool(pool_limit)
             metrics.worker_exited()

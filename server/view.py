@@ -79,6 +79,8 @@ class Resources:
     # Organization events (subscriptions/organization.py): admin changes, for staff.
     organization_hub: EventHub | None = None
     knowledge_base_language: str = "english"
+    # The compiled read path's asyncpg pool (None: COMPILED_QUERIES=false, or SQLite).
+    compiled_pool: Any = None
 
     async def publish(self, events: Sequence[Any]) -> None:
         """Committed envelopes to their hubs: ticket events, organization events."""

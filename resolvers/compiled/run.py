@@ -1,0 +1,135 @@
+"""Run a compiled statement on PostgreSQL in one round trip, row security included.
+
+Each statement becomes a session-local function, `pg_temp.hd_<digest>(params..., kind, actor,
+organization)` (plpgsql), that first sets the row-security context with
+`set_config(..., true)` and then returns the statement's JSON as text. Called outside an
+explicit transaction, the call is its own transaction: the context lives exactly as long as
+that one statement, and nothing is left on the connection for its next user. A call with a
+cached prepared statement is one Bind/Execute/Sync exchange, where the reference path needs
+BEGIN, set_config, its queries and ROLLBACK.
+
+The function is created the first time a connection runs that statement (one more round trip
+for CREATE, one for asyncpg's prepare); connections remember what they have made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from models.engine import normalize_database_url
+from permissions.actor import Actor
+from resolvers.compiled.sql import FALLBACK_SQLSTATE, CompiledStatement
+
+logger = logging.getLogger("helpdesk.compiled")
+# A connection that has made this many functions drops them all (DISCARD TEMP) and starts
+# over, so many distinct documents cannot grow a session's catalog without bound.
+MAX_FUNCTIONS = 256
+
+FALLBACK_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION pg_temp.hd_fallback(anyelement) RETURNS anyelement
+LANGUAGE plpgsql AS $hd$
+BEGIN
+  RAISE EXCEPTION 'the compiled read path hands this request to the reference path'
+    USING ERRCODE = '{FALLBACK_SQLSTATE}';
+END $hd$;
+"""
+
+
+class FallBack(Exception):
+    """The statement met a row it must not answer for (see resolvers/compiled/sql.py)."""
+
+
+def function_name(statement: CompiledStatement) -> str:
+    digest = hashlib.sha256(statement.sql.encode()).hexdigest()[:24]
+    return f"hd_{digest}"
+
+
+def function_ddl(statement: CompiledStatement) -> str:
+    n = len(statement.types)
+    arguments = ", ".join([*statement.types, "text", "text", "text"])
+    return f"""
+CREATE OR REPLACE FUNCTION pg_temp.{function_name(statement)}({arguments}) RETURNS text
+LANGUAGE plpgsql AS $hd$
+BEGIN
+  PERFORM set_config('helpdesk.actor_kind', ${n + 1}, true),
+          set_config('helpdesk.actor_id', ${n + 2}, true),
+          set_config('helpdesk.organization_id', ${n + 3}, true);
+  RETURN ({statement.sql})::text;
+END $hd$;
+"""
+
+
+def call_sql(statement: CompiledStatement) -> str:
+    placeholders = ", ".join(f"${i}" for i in range(1, len(statement.types) + 4))
+    return f"SELECT pg_temp.{function_name(statement)}({placeholders})"
+
+
+class CompiledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A connection of the compiled path's own pool: it remembers its temporary functions and
+    is handed back without a reset query (the path leaves no session state: its settings are
+    transaction-local), so a compiled read costs exactly its one round trip."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.functions: set[str] = set()
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+async def create_pool(database_url: str, max_size: int) -> Any:
+    """The compiled path's pool (asyncpg, no SQLAlchemy: no greenlet switch per checkout),
+    opening connections as they are needed."""
+    url = normalize_database_url(database_url).set(drivername="postgresql")
+    return await asyncpg.create_pool(
+        url.render_as_string(hide_password=False),
+        min_size=0,
+        max_size=max_size,
+        connection_class=CompiledConnection,
+    )
+
+
+async def run(pool: Any, statement: CompiledStatement, actor: Actor, values: dict[str, Any]) -> str:
+    """The JSON text of `data`; FallBack when the reference path must answer instead."""
+    values = {**statement.constants, **values}
+    arguments = [values[name] for name in statement.names]
+    arguments += [
+        actor.kind.value,
+        "" if actor.id is None else str(actor.id),
+        "" if actor.organization_id is None else str(actor.organization_id),
+    ]
+    name = function_name(statement)
+    async with pool.acquire() as connection:
+        known: set[str] = connection.functions
+        try:
+            for attempt in (1, 2):
+                if name not in known:
+                    if len(known) >= MAX_FUNCTIONS:
+                        await connection.execute("DISCARD TEMP")
+                        known.clear()
+                    setup = function_ddl(statement)
+                    if not known:
+                        setup = FALLBACK_FUNCTION + setup
+                    await connection.execute(setup)
+                    known.add(name)
+                try:
+                    result: str = await connection.fetchval(call_sql(statement), *arguments)
+                    return result
+                except asyncpg.UndefinedFunctionError:
+                    # The session lost its temporary functions (DISCARD): make them again.
+                    known.clear()
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == FALLBACK_SQLSTATE:
+                raise FallBack from None
+            raise
+        except BaseException:
+            # A connection left mid-protocol (cancelled, broken) is not used again.
+            connection.terminate()
+            raise

@@ -1,0 +1,402 @@
+"""Render a compiled plan as one SQL statement that builds the whole `data` object as JSON.
+
+Every row comes from a readable-statement builder of `permissions/` (`SOURCES`), wrapped as a
+derived table: a plan has no way to name a bare table, so a visibility predicate cannot be left
+out. Objects are `json_build_object`, to-one relations and connections correlated scalar
+subqueries, pages windows with a literal LIMIT (size + 1: the extra row says more exist).
+
+Wherever the answer could differ from the reference path (a row the reference would find but a
+builder hides, a staff-only field this row does not allow, a missing ticket, which the
+reference reports as an error), the statement calls `pg_temp.hd_fallback`, which raises
+FALLBACK_SQLSTATE, and the request is answered by the reference path instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Select,
+    Text,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+)
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+from sqlalchemy.sql.selectable import Subquery
+
+from permissions.actor import Actor, ActorKind
+from permissions.people import (
+    readable_customers,
+    readable_members,
+    readable_organizations,
+    readable_teams,
+    related_members,
+    related_teams,
+)
+from permissions.ticket import readable_responses, readable_tickets
+from resolvers.compiled.blocks import (
+    ACTOR_ID,
+    FALLBACK_SQLSTATE,
+    ORGANIZATION_ID,
+    fallback,
+    global_id,
+    iso,
+    json_object,
+    symbolic_actor,
+    text_literal,
+)
+from resolvers.compiled.pages import Pages
+from resolvers.compiled.plan import (
+    FieldPlan,
+    NodeArgs,
+    NotCompilable,
+    PageArgs,
+    Selection,
+    SlotArgs,
+    TicketArgs,
+)
+from resolvers.ticket import RESPONSE_ORDER, TicketOrder, ticket_sort_key
+
+__all__ = [
+    "FALLBACK_SQLSTATE",
+    "SOURCES",
+    "TICKET_ORDER",
+    "CompiledStatement",
+    "compile_plan",
+    "parameters",
+    "supports",
+]
+
+TICKET_ORDER = ticket_sort_key(TicketOrder())
+# The parameters `parameters()` fills per request; every other bind is a constant.
+_REQUEST_PARAMETER = re.compile(r"hd_actor_id|hd_organization_id|s\d+_[a-z_]+")
+
+# The only way a plan reaches rows: one builder per type, each taking the actor.
+Builder = Callable[[Actor], Select[Any]]
+SOURCES: dict[str, Builder] = {
+    "Ticket": readable_tickets,
+    "Response": readable_responses,
+    "Customer": readable_customers,
+    "TeamMember": related_members,
+    "Team": related_teams,
+    "Organization": readable_organizations,
+}
+
+# Objects asked for by id (`node`, `me`) are found as the directory finds them (resolvers/
+# directory.py, schema/node.py): staff-only people and teams are not customers' to look up.
+ROOT_SOURCES: dict[str, Builder] = {
+    **SOURCES,
+    "TeamMember": readable_members,
+    "Team": readable_teams,
+}
+
+
+def _column(name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: row.c[name]
+
+
+def _upper(name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: func.upper(row.c[name])
+
+
+def _iso(name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: iso(row.c[name])
+
+
+def _id(type_name: str) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: global_id(type_name, row.c.id)
+
+
+def _one(
+    type_name: str, column: str, required: bool = False
+) -> Callable[[Renderer, FieldPlan, Subquery], ColumnElement[Any]]:
+    return lambda r, f, row: r.to_one(type_name, f, row, column, required)
+
+
+FieldRenderer = Callable[["Renderer", FieldPlan, Subquery], ColumnElement[Any]]
+_PAGE_INFO = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"})
+_CONNECTION = frozenset({"edges", "nodes", "pageInfo", "totalCount"})
+
+FIELDS: dict[str, dict[str, FieldRenderer]] = {
+    "Ticket": {
+        "id": _id("Ticket"),
+        "number": _column("number"),
+        "title": _column("title"),
+        "description": _column("description"),
+        "status": _upper("status"),
+        "priority": _upper("priority"),
+        "tags": _column("tags"),
+        "version": _column("version"),
+        "createdAt": _iso("created_at"),
+        "updatedAt": _iso("updated_at"),
+        "firstRespondedAt": _iso("first_responded_at"),
+        "resolvedAt": _iso("resolved_at"),
+        "closedAt": _iso("closed_at"),
+        "metadata": _column("metadata"),
+        "organization": _one("Organization", "organization_id", required=True),
+        "customer": _one("Customer", "customer_id", required=True),
+        "assignee": _one("TeamMember", "assignee_id"),
+        "team": _one("Team", "team_id"),
+        "responses": lambda r, f, row: r.responses(f, row),
+    },
+    "Response": {
+        "id": _id("Response"),
+        "body": _column("body"),
+        "isInternal": _column("is_internal"),
+        "createdAt": _iso("created_at"),
+        "editedAt": _iso("edited_at"),
+        "author": lambda r, f, row: r.author(f, row),
+    },
+    "Customer": {
+        "id": _id("Customer"),
+        "name": _column("name"),
+        "company": _column("company"),
+        "avatarUrl": _column("avatar_url"),
+        "createdAt": _iso("created_at"),
+        "email": lambda r, f, row: r.customer_email(row),
+    },
+    "TeamMember": {
+        "id": _id("TeamMember"),
+        "name": _column("name"),
+        "role": _upper("role"),
+        "avatarUrl": _column("avatar_url"),
+        "isActive": _column("is_active"),
+        "email": lambda r, f, row: r.member_email(row),
+        "team": _one("Team", "team_id"),
+        "organization": _one("Organization", "organization_id", required=True),
+    },
+    "Team": {"id": _id("Team"), "name": _column("name")},
+    "Organization": {"id": _id("Organization"), "name": _column("name"), "slug": _column("slug")},
+}
+# Connections and their parts have no renderer of their own (see Renderer.connection).
+STRUCTURE = {
+    "TicketConnection": _CONNECTION,
+    "ResponseConnection": _CONNECTION,
+    "TicketEdge": frozenset({"cursor", "node"}),
+    "ResponseEdge": frozenset({"cursor", "node"}),
+    "PageInfo": _PAGE_INFO,
+    "TicketStats": frozenset(
+        {
+            "total",
+            "open",
+            "inProgress",
+            "waitingOnCustomer",
+            "highPriority",
+            "unassigned",
+            "byStatus",
+            "byPriority",
+        }
+    ),
+    "StatusCount": frozenset({"status", "count"}),
+    "PriorityCount": frozenset({"priority", "count"}),
+}
+QUERY_FIELDS = frozenset({"ticket", "tickets", "node", "me", "ticketStats"})
+
+
+def supports(type_name: str, field_name: str, kind: ActorKind) -> bool:
+    """Whether the compiled path renders this field for this kind of actor. Fields that are
+    refused to the whole kind (a customer's view of metadata or of a member's email) are the
+    reference path's: it answers them with their FORBIDDEN errors."""
+    if field_name == "__typename":
+        return True
+    if kind is ActorKind.CUSTOMER and (type_name, field_name) in (
+        ("Ticket", "metadata"),
+        ("TeamMember", "email"),
+    ):
+        return False
+    if type_name == "Query":
+        return field_name in QUERY_FIELDS
+    return field_name in FIELDS.get(type_name, {}) or field_name in STRUCTURE.get(type_name, ())
+
+
+@dataclass(frozen=True)
+class CompiledStatement:
+    """One rendered plan: SQL with $1..$n and, per position, the parameter's name and type."""
+
+    sql: str
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    # Values the renderer fixed (array subscripts, literal comparisons): the same every time.
+    constants: dict[str, Any]
+
+
+class Renderer(Pages):
+    def __init__(self, kind: ActorKind, args: Sequence[SlotArgs]) -> None:
+        self.kind = kind
+        self.actor = symbolic_actor(kind)
+        self.args = args
+        self._aliases = 0
+
+    def source(self, type_name: str, by_id: bool = False) -> Subquery:
+        """The readable rows of a type, as a derived table of its own."""
+        builder = (ROOT_SOURCES if by_id else SOURCES).get(type_name)
+        if builder is None:
+            raise NotCompilable(f"no readable-statement builder for {type_name}")
+        statement = builder(self.actor)
+        if not isinstance(statement, Select) or statement.whereclause is None:
+            raise NotCompilable(f"the builder for {type_name} has no visibility predicate")
+        self._aliases += 1
+        return statement.subquery(f"{type_name.lower()}_{self._aliases}")
+
+    def render(self, root: Selection) -> Select[Any]:
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        for f in root.fields:
+            if f.name == "__typename":
+                pairs.append((f.key, text_literal("Query")))
+            elif f.name == "ticket":
+                pairs.append((f.key, self.ticket(f)))
+            elif f.name == "tickets":
+                pairs.append((f.key, self.tickets(f)))
+            elif f.name == "node":
+                pairs.append((f.key, self.node(f)))
+            elif f.name == "me":
+                pairs.append((f.key, self.me(f)))
+            elif f.name == "ticketStats":
+                assert f.selection is not None
+                pairs.append((f.key, self.ticket_stats(f.selection)))
+            else:
+                raise NotCompilable(f"Query.{f.name}")
+        return select(json_object(pairs))
+
+    def obj(self, selection: Selection, row: Subquery) -> ColumnElement[Any]:
+        renderers = FIELDS[selection.type_name]
+        pairs = [
+            (
+                f.key,
+                text_literal(selection.type_name)
+                if f.name == "__typename"
+                else renderers[f.name](self, f, row),
+            )
+            for f in selection.fields
+        ]
+        return json_object(pairs)
+
+    def to_one(
+        self, type_name: str, f: FieldPlan, row: Subquery, column: str, required: bool
+    ) -> ColumnElement[Any]:
+        assert f.selection is not None
+        related = self.source(type_name)
+        key = row.c[column]
+        # Correlated explicitly: a FROM that is not would silently join every row.
+        found = (
+            select(self.obj(f.selection, related))
+            .where(related.c.id == key)
+            .correlate(row)
+            .scalar_subquery()
+        )
+        # Not found by its builder although the row points at it: the reference answers.
+        missing = (
+            fallback(JSON) if required else case((key.is_(None), null()), else_=fallback(JSON))
+        )
+        return func.coalesce(found, missing)
+
+    def author(self, f: FieldPlan, row: Subquery) -> ColumnElement[Any]:
+        by_type = {s.type_name: s for s in f.union}
+        branches = []
+        for author_type, type_name in (("customer", "Customer"), ("team_member", "TeamMember")):
+            selection = by_type.get(type_name, Selection(type_name, ()))
+            related = self.source(type_name)
+            found = (
+                select(self.obj(selection, related))
+                .where(related.c.id == row.c.author_id)
+                .correlate(row)
+                .scalar_subquery()
+            )
+            branches.append(
+                (
+                    row.c.author_type == literal_column(f"'{author_type}'"),
+                    func.coalesce(found, fallback(JSON)),
+                )
+            )
+        return case((row.c.author_id.is_(None), null()), *branches, else_=fallback(JSON))
+
+    def customer_email(self, row: Subquery) -> ColumnElement[Any]:
+        if self.kind is not ActorKind.CUSTOMER:
+            return row.c.email
+        # CanSeeCustomerContact: a customer sees their own email only.
+        return case((row.c.id == ACTOR_ID, row.c.email), else_=fallback(Text))
+
+    def member_email(self, row: Subquery) -> ColumnElement[Any]:
+        # CanSeeMemberContact: staff of the member's organization (customers never compile).
+        return case((row.c.organization_id == ORGANIZATION_ID, row.c.email), else_=fallback(Text))
+
+    def ticket(self, f: FieldPlan) -> ColumnElement[Any]:
+        assert f.selection is not None
+        assert f.slot is not None
+        args = self.args[f.slot]
+        assert not isinstance(args, PageArgs)
+        row = self.source("Ticket")
+        ticket_id = bindparam(f"s{f.slot}_ticket_id", type_=BigInteger)
+        found = select(self.obj(f.selection, row)).where(row.c.id == ticket_id).scalar_subquery()
+        # Not found is an error on the reference path (NOT_FOUND at its path).
+        return func.coalesce(found, fallback(JSON))
+
+    def _by_id(self, type_name: str, selection: Selection, row_id: Any) -> ColumnElement[Any]:
+        row = self.source(type_name, by_id=True)
+        found = select(self.obj(selection, row)).where(row.c.id == row_id).scalar_subquery()
+        # Not found is an error on the reference path (NOT_FOUND, or UNAUTHENTICATED for a
+        # `me` whose row is gone).
+        return func.coalesce(found, fallback(JSON))
+
+    def node(self, f: FieldPlan) -> ColumnElement[Any]:
+        assert f.slot is not None
+        args = self.args[f.slot]
+        assert isinstance(args, NodeArgs)
+        selection = next((s for s in f.union if s.type_name == args.type_name), None)
+        if selection is None:
+            raise NotCompilable(f"node of type {args.type_name}")
+        return self._by_id(
+            args.type_name, selection, bindparam(f"s{f.slot}_node_id", type_=BigInteger)
+        )
+
+    def me(self, f: FieldPlan) -> ColumnElement[Any]:
+        type_name = "Customer" if self.kind is ActorKind.CUSTOMER else "TeamMember"
+        selection = next((s for s in f.union if s.type_name == type_name), None)
+        return self._by_id(type_name, selection or Selection(type_name, ()), ACTOR_ID)
+
+    def tickets(self, f: FieldPlan) -> ColumnElement[Any]:
+        return self.connection(f, "Ticket", TICKET_ORDER, None, None)
+
+    def responses(self, f: FieldPlan, ticket: Subquery) -> ColumnElement[Any]:
+        return self.connection(f, "Response", RESPONSE_ORDER, ticket, "ticket_id")
+
+
+def compile_plan(kind: ActorKind, root: Selection, args: Sequence[SlotArgs]) -> CompiledStatement:
+    statement = Renderer(kind, args).render(root)
+    compiled = statement.compile(dialect=pg_asyncpg.dialect())  # type: ignore[no-untyped-call]
+    names = tuple(compiled.positiontup or ())
+    by_name = {compiled.bind_names[b]: b for b in compiled.binds.values()}
+    types = tuple(
+        compiled.dialect.type_compiler_instance.process(by_name[name].type) for name in names
+    )
+    constants = {
+        name: value
+        for name, value in compiled.params.items()
+        if not _REQUEST_PARAMETER.fullmatch(name)
+    }
+    return CompiledStatement(compiled.string, names, types, constants)
+
+
+def parameters(kind: ActorKind, actor: Actor, args: Sequence[SlotArgs]) -> dict[str, Any]:
+    """The values of a compiled statement's parameters for this request."""
+    values: dict[str, Any] = {"hd_actor_id": actor.id, "hd_organization_id": actor.organization_id}
+    for slot, arg in enumerate(args):
+        if isinstance(arg, PageArgs):
+            for which, bound in (("after", arg.after), ("before", arg.before)):
+                if bound is not None:
+                    values[f"s{slot}_{which}_value"], values[f"s{slot}_{which}_id"] = bound
+        elif isinstance(arg, TicketArgs):
+            values[f"s{slot}_ticket_id"] = arg.ticket_id
+        elif isinstance(arg, NodeArgs):
+            values[f"s{slot}_node_id"] = arg.row_id
+    return values
