@@ -46,6 +46,8 @@ class Connection:
         head += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("the server closed the connection")
         status = int(status_line.split()[1])
         length = 0
         chunked = False

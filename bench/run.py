@@ -330,24 +330,31 @@ class StatusToggler:
         self.opened: list[Connection] = []
 
     async def __call__(self, n: int) -> bool:
-        if self.idle:
-            connection = self.idle.pop()
-        else:
-            connection = Connection("127.0.0.1", APP_PORT)
-            await connection.open()
-            self.opened.append(connection)
         ticket = self.tickets[n % len(self.tickets)]
         target = "in_progress" if self.statuses[ticket] != "in_progress" else "open"
         variables = {"id": gid("Ticket", ticket), "status": target.upper()}
         body = orjson.dumps({"query": W4, "variables": variables})
-        try:
-            status, reply = await connection.send(("POST", "/graphql", body, self.headers))
-        finally:
+        # An idle keep-alive connection may have been closed by the server meanwhile (uvicorn's
+        # keep-alive timeout, while the next rate's subscribers connect): then a new one.
+        for _ in range(2):
+            connection = self.idle.pop() if self.idle else await self._open()
+            try:
+                status, reply = await connection.send(("POST", "/graphql", body, self.headers))
+            except (ConnectionError, asyncio.IncompleteReadError):
+                await connection.close()
+                continue
             self.idle.append(connection)
-        if status == 200 and ok_write(reply):
-            self.statuses[ticket] = target
-            return True
+            if status == 200 and ok_write(reply):
+                self.statuses[ticket] = target
+                return True
+            return False
         return False
+
+    async def _open(self) -> Connection:
+        connection = Connection("127.0.0.1", APP_PORT)
+        await connection.open()
+        self.opened.append(connection)
+        return connection
 
     async def close(self) -> None:
         for connection in self.opened:
