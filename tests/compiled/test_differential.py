@@ -4,10 +4,17 @@ permission matrix: the README's queries, the bench's read workloads, hand-picked
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
-from graphql import OperationDefinitionNode, OperationType, parse, print_ast
+from graphql import (
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    print_ast,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,16 +29,37 @@ from tests.test_readme import BLOCKS
 
 
 def _readme_queries() -> list[str]:
+    """Each query operation of the README alone, with its block's fragments (a block may
+    also hold mutations, which must not run twice)."""
     found = []
     for block in BLOCKS:
-        for definition in parse(block).definitions:
+        definitions = parse(block).definitions
+        fragments = [d for d in definitions if isinstance(d, FragmentDefinitionNode)]
+        for definition in definitions:
             if (
                 isinstance(definition, OperationDefinitionNode)
                 and definition.operation is OperationType.QUERY
             ):
-                found.append(block)
-                break
+                found.append(
+                    "\n\n".join(print_ast(d) for d in [definition, *_used(definition, fragments)])
+                )
     return found
+
+
+def _used(
+    operation: OperationDefinitionNode, fragments: list[FragmentDefinitionNode]
+) -> list[FragmentDefinitionNode]:
+    """The fragments the operation spreads, directly or through other fragments."""
+    by_name = {f.name.value: f for f in fragments}
+    used: dict[str, FragmentDefinitionNode] = {}
+    pending = [operation]
+    while pending:
+        node = pending.pop()
+        for name in re.findall(r"\.\.\.\s*([_A-Za-z]\w*)", print_ast(node)):
+            if name in by_name and name not in used and name != "on":
+                used[name] = by_name[name]
+                pending.append(by_name[name])  # type: ignore[arg-type]
+    return list(used.values())
 
 
 def _variables(document: str, world: World) -> dict[str, Any]:
