@@ -45,6 +45,10 @@ class KnowledgeBaseNotifier:
     def waiting(self) -> int:
         return sum(len(events) for events in self._waiting.values())
 
+    def waiting_for(self, organization_id: int) -> int:
+        """How many subscribers of the organization listen on this process."""
+        return len(self._waiting.get(organization_id, ()))
+
 
 async def next_wake(event: asyncio.Event) -> None:
     """Until the event is set, or POLL_SECONDS passed (changes of other instances)."""

@@ -28,8 +28,10 @@ async def ws_url(db: Stack) -> AsyncIterator[str]:
         yield url
 
 
-async def listening(count: int) -> None:
-    await wait_until(lambda: notifier.waiting == count)
+async def listening(count: int, *orgs: int) -> None:
+    """Until `count` subscribers of these organizations listen (the notifier serves every app
+    of the process, so only these organizations' subscribers are counted)."""
+    await wait_until(lambda: sum(notifier.waiting_for(org) for org in orgs) == count)
 
 
 async def test_staff_receive_their_organizations_changes(
@@ -41,7 +43,7 @@ async def test_staff_receive_their_organizations_changes(
     ):
         await staff.subscribe(EVENTS)
         await other.subscribe(EVENTS)
-        await listening(2)
+        await listening(2, people.org.id, people.other_org.id)
 
         article = await write_article(db, people.agent.user_id, title="Fresh guide")
         await ok(db, people.agent.user_id, PUBLISH, id=article["id"])
@@ -74,7 +76,7 @@ async def test_resuming_after_a_cursor_misses_nothing_written_concurrently(
     first = await write_article(db, people.agent.user_id, title="Start")
     async with GraphQLWebSocket.connect(ws_url, db.token(people.admin.user_id)) as socket:
         await socket.subscribe(EVENTS)
-        await listening(1)
+        await listening(1, people.org.id)
         await ok(db, people.agent.user_id, UPDATE, input={"id": first["id"], "body": "b"})
         cursor = (await socket.next_data())["data"]["knowledgeBaseEvents"]["cursor"]
         # Ten writers at once while the subscriber is live: it must receive all ten (a
@@ -84,12 +86,14 @@ async def test_resuming_after_a_cursor_misses_nothing_written_concurrently(
             *(write_article(db, who, title=f"Concurrent {n}") for n, who in enumerate(writers))
         )
         seen_live = [(await socket.next_data())["data"]["knowledgeBaseEvents"] for _ in range(10)]
+    # The first subscription is gone before the second one starts.
+    await listening(0, people.org.id)
     assert {e["article"]["title"] for e in seen_live} == {f"Concurrent {n}" for n in range(10)}
 
     async with GraphQLWebSocket.connect(ws_url, db.token(people.agent.user_id)) as socket:
         await socket.subscribe(EVENTS, {"after": cursor})
         replayed = [(await socket.next_data())["data"]["knowledgeBaseEvents"] for _ in range(10)]
-        await listening(1)
+        await listening(1, people.org.id)
         await write_article(db, people.admin.user_id, title="Live again")
         live = (await socket.next_data())["data"]["knowledgeBaseEvents"]
 

@@ -498,7 +498,7 @@ async def test_subscription(fresh: Stack, ws_url: str, identity: str) -> None:
     async with GraphQLWebSocket.connect(ws_url, token) as socket:
         await socket.subscribe(SUBSCRIPTION)
         if outcome.kind not in REFUSALS:
-            await wait_until(lambda: notifier.waiting == 1)
+            await wait_until(lambda: notifier.waiting_for(me.organization_id) == 1)  # type: ignore[union-attr]
             await call_ok(
                 fresh, world.agent, UPDATE, {"input": {"id": gid(kb.public_article), "body": "x"}}
             )
