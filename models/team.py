@@ -48,7 +48,10 @@ class TeamMember(Base):
     # The authentication subject (JWT `sub`); null while an invited member has not signed in
     # (the first token with this member's verified email claims the row).
     user_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    email: Mapped[str] = mapped_column(String(320), index=True)
+    # Stored normalized (trimmed, lower-case: resolvers/admin.py `email`). Unique across all
+    # organizations: one person is a team member of one organization, and the index settles
+    # two concurrent invites of the same address (the loser is TAKEN).
+    email: Mapped[str] = mapped_column(String(320), index=True, unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[TeamRole] = mapped_column(str_enum(TeamRole, "team_role"), default=TeamRole.AGENT)
     team_id: Mapped[int | None] = mapped_column(index=True)

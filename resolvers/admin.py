@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Organization, Team, TeamMember, TeamRole
@@ -77,6 +78,32 @@ async def member_of(
     return member
 
 
+async def assignable_member(
+    session: AsyncSession, organization_id: int, member_id: int, field: str
+) -> TeamMember:
+    """A member of the organization who may be given tickets: NOT_FOUND when there is no such
+    member here, INVALID when they are pending (invited, never signed in) or deactivated.
+    The row is share-locked, so a concurrent deactivation waits for this write (PostgreSQL)."""
+    member = await session.scalar(
+        select(TeamMember)
+        .where(TeamMember.id == member_id, TeamMember.organization_id == organization_id)
+        .with_for_update(read=True)
+    )
+    if member is None:
+        raise user_error(field, "no such team member in your organization", UserErrorCode.NOT_FOUND)
+    if not member.is_active:
+        raise user_error(
+            field, "this team member is deactivated: reactivate them first", UserErrorCode.INVALID
+        )
+    if member.is_pending:
+        raise user_error(
+            field,
+            "this team member has not signed in yet: tickets go to them once they have",
+            UserErrorCode.INVALID,
+        )
+    return member
+
+
 async def lock_organization(session: AsyncSession, organization_id: int) -> None:
     """Changes that count the organization's admins take turns (one active admin always
     remains). Taken after any ticket locks (resolvers/locks.py)."""
@@ -96,3 +123,28 @@ async def active_admin_count(session: AsyncSession, organization_id: int) -> int
         )
     )
     return int(count or 0)
+
+
+async def member_email_taken(session: AsyncSession, address: str) -> bool:
+    """Whether a team member of any organization has this (normalized) email."""
+    taken = await session.scalar(
+        select(TeamMember.id).where(func.lower(TeamMember.email) == address).limit(1)
+    )
+    return taken is not None
+
+
+async def add_member(session: AsyncSession, member: TeamMember, field: str) -> None:
+    """Insert a new member. The check before is not enough: a concurrent invite of the same
+    email may commit in between, and the unique index on team_members.email refuses the second
+    one (PostgreSQL waits for the first to commit). That is TAKEN, with nothing written: the
+    savepoint keeps the transaction usable and the use case's error rolls it back."""
+    try:
+        async with session.begin_nested():
+            session.add(member)
+            await session.flush()
+    except IntegrityError:
+        if not await member_email_taken(session, member.email):
+            raise
+        raise user_error(
+            field, "this email is already a team member's", UserErrorCode.TAKEN
+        ) from None

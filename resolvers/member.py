@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import HistoryAction, Status, TeamMember, TeamRole, Ticket
@@ -20,9 +20,12 @@ from permissions.admin import forbidden_member_edits
 from resolvers.admin import (
     NAME_MAX,
     active_admin_count,
+    add_member,
+    assignable_member,
     avatar_url,
     email,
     lock_organization,
+    member_email_taken,
     member_of,
     require_admin,
     team_for_assignment,
@@ -59,10 +62,7 @@ async def invite_team_member(
         await team_for_assignment(session, actor.organization_id, data.team_id, "teamId", problems)
     if problems.errors:
         raise UserInputError(problems.errors)
-    taken = await session.scalar(
-        select(TeamMember.id).where(func.lower(TeamMember.email) == address)
-    )
-    if taken is not None:
+    if await member_email_taken(session, address):
         raise user_error("email", "this email is already a team member's", UserErrorCode.TAKEN)
     now = utcnow()
     member = TeamMember(
@@ -76,8 +76,7 @@ async def invite_team_member(
         created_at=now,
         updated_at=now,
     )
-    session.add(member)
-    await session.flush()
+    await add_member(session, member, "email")
     await record_admin_action(
         session,
         actor,
@@ -213,11 +212,7 @@ async def deactivate_team_member(
                 "choose someone other than the member deactivated",
                 UserErrorCode.INVALID,
             )
-        target = await member_of(session, actor, reassign_to, "reassignTo")
-        if not target.is_active:
-            raise user_error(
-                "reassignTo", "no active team member with this id here", UserErrorCode.NOT_FOUND
-            )
+        await assignable_member(session, member.organization_id, reassign_to, "reassignTo")
     if (
         member.role is TeamRole.ADMIN
         and await active_admin_count(session, member.organization_id) <= 1

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Organization, OrganizationVisibility, TeamMember, TeamRole
 from models.base import utcnow
 from permissions import Actor
-from resolvers.admin import NAME_MAX, email, require_admin
+from resolvers.admin import NAME_MAX, add_member, email, member_email_taken, require_admin
 from resolvers.audit import changes, record_admin_action
 from resolvers.errors import UserErrorCode, UserInputError, user_error
 from resolvers.ticket_write import UNSET, Unset
@@ -45,7 +45,7 @@ async def create_organization(
         raise UserInputError(problems.errors)
     if await session.scalar(select(Organization.id).where(Organization.slug == slug)):
         raise user_error("slug", f"an organization {slug!r} already exists", UserErrorCode.TAKEN)
-    if await session.scalar(select(TeamMember.id).where(func.lower(TeamMember.email) == address)):
+    if await member_email_taken(session, address):
         raise user_error("adminEmail", "this email is already a team member's", UserErrorCode.TAKEN)
     organization = Organization(name=name, slug=slug)
     session.add(organization)
@@ -61,8 +61,7 @@ async def create_organization(
         created_at=now,
         updated_at=now,
     )
-    session.add(admin)
-    await session.flush()
+    await add_member(session, admin, "adminEmail")
     await record_admin_action(
         session,
         None,

@@ -19,7 +19,6 @@ from models import (
     Priority,
     Status,
     Team,
-    TeamMember,
     Ticket,
 )
 from models.base import utcnow
@@ -31,6 +30,7 @@ from permissions.ticket import (
     may_bulk_update,
     readable_tickets,
 )
+from resolvers.admin import assignable_member
 from resolvers.attachment import AttachRequest, attach, files_to_attach
 from resolvers.directory import get_organization
 from resolvers.errors import (
@@ -464,17 +464,7 @@ async def _assign(
     if assignee_id == ticket.assignee_id:
         return None
     if assignee_id is not None:
-        member = await session.scalar(
-            select(TeamMember.id).where(
-                TeamMember.id == assignee_id,
-                TeamMember.organization_id == ticket.organization_id,
-                TeamMember.is_active.is_(True),
-            )
-        )
-        if member is None:
-            raise user_error(
-                "assigneeId", "no active team member with this id here", UserErrorCode.NOT_FOUND
-            )
+        await assignable_member(session, ticket.organization_id, assignee_id, "assigneeId")
     entry = Entry(HistoryAction.ASSIGNED, "assignee", ticket.assignee_id, assignee_id)
     ticket.assignee_id = assignee_id
     return entry

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from models import (
     Attachment,
@@ -338,3 +339,43 @@ async def test_0006_keeps_every_reply_and_entry_and_its_downgrade_removes_only_f
 
     await migrate.upgrade(empty_engine)
     assert await migrate.pending_model_changes(empty_engine) == []
+
+
+async def test_0010_normalizes_member_emails_and_keeps_them_unique(owner_engine) -> None:
+    """0010 stores team member emails trimmed and lower-cased and makes them unique across
+    organizations (concurrent invites of one email: the index refuses the second). Down again,
+    the index goes; up again, the schema is the models' (run by the database's owner)."""
+    engine = owner_engine
+    await migrate.upgrade(engine, "0009")
+    members = TeamMember.__table__
+    spelled = {"user_id": "idp|ada", "email": " Ada@Example.COM ", "name": "Ada", "role": "admin"}
+    async with engine.begin() as conn:
+        await as_system(conn)
+        orgs = [
+            (
+                await conn.execute(insert(Organization.__table__).values(name=n, slug=n))
+            ).inserted_primary_key[0]
+            for n in ("one", "two")
+        ]
+        await conn.execute(insert(members).values(organization_id=orgs[0], **spelled))
+
+    await migrate.upgrade(engine)
+
+    async with engine.begin() as conn:
+        assert (await conn.scalars(select(members.c.email))).all() == ["ada@example.com"]
+    twin = {"user_id": None, "email": "ada@example.com", "name": "Twin", "role": "agent"}
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(insert(members).values(organization_id=orgs[1], **twin))
+
+    await migrate.downgrade(engine, "0009")
+    async with engine.begin() as conn:
+        # The index is gone (a signed-in twin may exist again at 0009)...
+        await conn.execute(
+            insert(members).values(organization_id=orgs[1], **(twin | {"user_id": "idp|twin"}))
+        )
+        assert await conn.scalar(select(func.count()).select_from(members)) == 2
+        await conn.execute(members.delete().where(members.c.user_id == "idp|twin"))
+
+    await migrate.upgrade(engine)
+    assert await migrate.pending_model_changes(engine) == []

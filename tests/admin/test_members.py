@@ -237,10 +237,12 @@ async def test_deactivating_can_hand_open_tickets_to_someone(
 ) -> None:
     colleague = await create_member(session, world.org)
     inactive = await create_member(session, world.org, is_active=False)
+    pending = await create_member(session, world.org, user_id=None)
     await session.commit()
     before = await admin_state(db)
     for target, field, code in (
-        (inactive, "reassignTo", "NOT_FOUND"),
+        (inactive, "reassignTo", "INVALID"),
+        (pending, "reassignTo", "INVALID"),
         (world.other_agent, "reassignTo", "NOT_FOUND"),
         (world.agent, "reassignTo", "INVALID"),
     ):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import RoutingRule
+from models import RoutingRule, TeamMember
 from tests.api.test_error_placement import DROP, Case, MutationCases, NotApplicable, Scene, set_
 from tests.security.world import World, gid
 
@@ -18,6 +19,14 @@ ADMIN_ID_FIELD_TYPES = {
     "ruleIds": "RoutingRule",
     "setTeamId": "Team",
 }
+
+
+async def agent_pending(session: AsyncSession, scene: Scene) -> None:
+    """The first agent was invited and has not signed in yet."""
+    await session.execute(
+        update(TeamMember).where(TeamMember.id == scene.agent.id).values(user_id=None)
+    )
+    await session.commit()
 
 
 async def add_rules(session: AsyncSession, world: World) -> dict[str, RoutingRule]:
@@ -143,6 +152,14 @@ ADMIN_CASES: dict[str, MutationCases] = {
                 set_(reassignTo=lambda s: gid(s.agent2)),
                 "reassignTo",
                 "INVALID",
+            ),
+            Case(
+                "to-a-pending-member",
+                "admin",
+                set_(reassignTo=lambda s: gid(s.agent)),
+                "reassignTo",
+                "INVALID",
+                agent_pending,
             ),
         ],
     ),

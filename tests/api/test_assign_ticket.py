@@ -194,13 +194,25 @@ async def test_admins_assign_anyone_in_their_organization(
     ]
 
 
-@pytest.mark.parametrize("assignee", ["inactive", "foreign", "missing"])
-async def test_admins_assign_only_active_members_of_their_organization(
-    db: Stack, desk: Desk, session, assignee: str
+@pytest.mark.parametrize(
+    ("assignee", "code"),
+    [
+        ("inactive", "INVALID"),
+        ("pending", "INVALID"),
+        ("foreign", "NOT_FOUND"),
+        ("foreign-pending", "NOT_FOUND"),
+        ("missing", "NOT_FOUND"),
+    ],
+)
+async def test_admins_assign_only_signed_in_active_members_of_their_organization(
+    db: Stack, desk: Desk, session, assignee: str, code: str
 ) -> None:
     members = {
         "inactive": await create_member(session, desk.org, is_active=False),
+        # Invited, never signed in: nobody would see the ticket.
+        "pending": await create_member(session, desk.org, user_id=None),
         "foreign": desk.other_agent,
+        "foreign-pending": await create_member(session, desk.other_org, user_id=None),
         "missing": TeamMember(id=999_999),
     }
     await session.commit()
@@ -210,8 +222,25 @@ async def test_admins_assign_only_active_members_of_their_organization(
 
     payload = payload_of(body, "assignTicket")
     assert payload["ticket"] is None
-    assert user_error_codes(payload) == [("assigneeId", "NOT_FOUND")]
+    assert user_error_codes(payload) == [("assigneeId", code)]
     assert await database_state(db) == before
+
+
+async def test_an_invited_member_takes_tickets_once_signed_in(
+    db: Stack, desk: Desk, session
+) -> None:
+    invited = await create_member(session, desk.org, user_id=None)
+    await session.commit()
+    assert user_error_codes(
+        payload_of(await assign_as(db, desk.admin, desk.unassigned, invited), "assignTicket")
+    ) == [("assigneeId", "INVALID")]
+
+    invited.user_id = "signed-in-now"
+    await session.commit()
+    body = await assign_as(db, desk.admin, desk.unassigned, invited)
+
+    assert user_error_codes(payload_of(body, "assignTicket")) == []
+    assert (await load_ticket(db, desk.unassigned.id)).assignee_id == invited.id
 
 
 # --- who may assign ------------------------------------------------------------------------

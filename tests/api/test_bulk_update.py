@@ -297,9 +297,18 @@ async def test_an_admin_of_another_organization_changes_nothing(
         ({"removeTags": ["x" * 51]}, [("removeTags", "TOO_LONG")]),
         ({"teamId": "foreign-team"}, [("teamId", "NOT_FOUND")]),
         ({"assigneeId": "foreign-member"}, [("assigneeId", "NOT_FOUND")]),
-        ({"assigneeId": "inactive-member"}, [("assigneeId", "NOT_FOUND")]),
+        ({"assigneeId": "inactive-member"}, [("assigneeId", "INVALID")]),
+        ({"assigneeId": "pending-member"}, [("assigneeId", "INVALID")]),
     ],
-    ids=["invalid-tag", "too-many-tags", "long-tag", "team", "foreign-member", "inactive-member"],
+    ids=[
+        "invalid-tag",
+        "too-many-tags",
+        "long-tag",
+        "team",
+        "foreign-member",
+        "inactive-member",
+        "pending-member",
+    ],
 )
 async def test_bad_input_changes_no_ticket(
     db: Stack, queue: Queue, session, fields: dict[str, Any], expected: list[tuple[str, str]]
@@ -309,6 +318,9 @@ async def test_bad_input_changes_no_ticket(
         "foreign-member": global_id("TeamMember", queue.other_agent.id),
         "inactive-member": global_id(
             "TeamMember", (await create_member(session, queue.org, is_active=False)).id
+        ),
+        "pending-member": global_id(
+            "TeamMember", (await create_member(session, queue.org, user_id=None)).id
         ),
     }
     await session.commit()

@@ -29,7 +29,7 @@ from graphql import (
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Attachment, Status, Ticket
+from models import Attachment, Status, TeamMember, Ticket
 from schema import schema
 from tests.conftest import Stack
 from tests.factories import create_customer, create_ticket
@@ -155,6 +155,21 @@ class MutationCases:
 
 def set_(**values: Any) -> Input:
     return lambda scene: {k: v(scene) if callable(v) else v for k, v in values.items()}
+
+
+async def agent2_pending(session: AsyncSession, scene: Scene) -> None:
+    """The second agent was invited and has not signed in yet."""
+    await session.execute(
+        update(TeamMember).where(TeamMember.id == scene.agent2.id).values(user_id=None)
+    )
+    await session.commit()
+
+
+async def agent2_deactivated(session: AsyncSession, scene: Scene) -> None:
+    await session.execute(
+        update(TeamMember).where(TeamMember.id == scene.agent2.id).values(is_active=False)
+    )
+    await session.commit()
 
 
 def own_ticket(scene: Scene) -> str:
@@ -490,6 +505,12 @@ CASES: dict[str, MutationCases] = {
                 "NOT_FOUND",
             )
         ],
+        extra=[
+            Case("a-pending-member", "admin", set_(), "assigneeId", "INVALID", agent2_pending),
+            Case(
+                "a-deactivated-member", "admin", set_(), "assigneeId", "INVALID", agent2_deactivated
+            ),
+        ],
     ),
     "bulkUpdateTickets": MutationCases(
         valid=set_(ticketIds=lambda s: [gid(s.ticket), gid(s.other_ticket)], priority="HIGH"),
@@ -523,7 +544,15 @@ CASES: dict[str, MutationCases] = {
                 set_(ticketIds=lambda s: [gid(s.ticket), gid(s.ticket)]),
                 "ticketIds",
                 "DUPLICATE",
-            )
+            ),
+            Case(
+                "a-pending-assignee",
+                "admin",
+                set_(assigneeId=lambda s: gid(s.agent2)),
+                "assigneeId",
+                "INVALID",
+                agent2_pending,
+            ),
         ],
     ),
     **KNOWLEDGE_BASE_CASES,

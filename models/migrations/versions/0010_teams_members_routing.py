@@ -157,10 +157,15 @@ def upgrade() -> None:
             )
         )
 
+    # Emails are compared normalized; store them so, and let the database refuse a second
+    # member with the same address in any organization (two concurrent invites: one wins).
+    # Rows of one address under two subjects (possible before) stop the upgrade here, to be
+    # settled by hand: which of them is the member.
+    op.execute("UPDATE team_members SET email = lower(trim(email))")
     with op.batch_alter_table("team_members", schema=None) as batch_op:
         batch_op.add_column(sa.Column("invited_at", UTCDateTime(timezone=True), nullable=True))
         batch_op.alter_column("user_id", existing_type=sa.VARCHAR(length=255), nullable=True)
-        batch_op.create_index(batch_op.f("ix_team_members_email"), ["email"], unique=False)
+        batch_op.create_index(batch_op.f("ix_team_members_email"), ["email"], unique=True)
 
     with op.batch_alter_table("teams", schema=None) as batch_op:
         batch_op.add_column(sa.Column("description", sa.String(length=1000), nullable=True))
