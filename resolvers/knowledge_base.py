@@ -25,7 +25,9 @@ from models import (
 from permissions import Actor
 from permissions.knowledge_base import (
     article_visibility,
+    category_visibility,
     change_visibility,
+    knowledge_base_visibility,
     may_read_article_history,
     readable_articles,
 )
@@ -77,8 +79,13 @@ class ArticleHit:
 
 
 async def get_knowledge_base(session: AsyncSession, actor: Actor, org_id: int) -> Organization:
-    """The organization whose knowledge base is asked for (every organization is public)."""
-    organization = await session.get(Organization, org_id)
+    """The organization whose knowledge base is asked for: NOT_FOUND unless the caller may
+    open it (an INVITE_ONLY organization's is for its staff and the customers it lets in)."""
+    organization = await session.scalar(
+        select(Organization).where(
+            Organization.id == org_id, knowledge_base_visibility(actor, Organization.id)
+        )
+    )
     if organization is None:
         raise NotFoundError("organization not found")
     return organization
@@ -90,7 +97,7 @@ async def list_categories(
     """The organization's categories, parents before children, in their order."""
     rows = await session.scalars(
         select(KnowledgeBaseCategory)
-        .where(KnowledgeBaseCategory.organization_id == org_id)
+        .where(KnowledgeBaseCategory.organization_id == org_id, category_visibility(actor))
         .order_by(
             KnowledgeBaseCategory.position, KnowledgeBaseCategory.name, KnowledgeBaseCategory.id
         )
@@ -127,7 +134,9 @@ async def categories_by_id(
     session: AsyncSession, actor: Actor, ids: Sequence[int]
 ) -> list[KnowledgeBaseCategory | None]:
     rows = await session.scalars(
-        select(KnowledgeBaseCategory).where(KnowledgeBaseCategory.id.in_(ids))
+        select(KnowledgeBaseCategory).where(
+            KnowledgeBaseCategory.id.in_(ids), category_visibility(actor)
+        )
     )
     found = {c.id: c for c in rows}
     return [found.get(i) for i in ids]

@@ -262,8 +262,9 @@ class ArticleSuggestion:
 class KnowledgeBaseQuery:
     @strawberry.field(
         description=(
-            "An organization's knowledge base: public to everyone (anonymous readers "
-            "included); null with NOT_FOUND for an unknown organization."
+            "An organization's knowledge base: a PUBLIC organization's is open to everyone "
+            "(anonymous readers included), an INVITE_ONLY one's to its staff and the customers "
+            "it invited or has tickets of; null with NOT_FOUND otherwise."
         )
     )
     async def knowledge_base(

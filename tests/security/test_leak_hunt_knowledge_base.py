@@ -3,6 +3,8 @@ carry unique markers (seeded in tests/security/kb_world.py, and more written thr
 below); every surface a customer or an anonymous reader can reach is walked and its raw
 answer searched for them: lists, counts, searches and their snippets, suggestions, lookups
 by id, node and slug, the articles linked in a conversation, history, metrics and events.
+An INVITE_ONLY organization's published public article is a secret too, for everyone it does
+not let in (`test_invite_only_organization`).
 """
 
 from __future__ import annotations
@@ -195,3 +197,58 @@ async def test_events_are_not_for_readers(
             message = await socket.receive()
     assert message["type"] == "error", message
     assert_clean(str(message), identity)
+
+
+INVITE_ONLY_WORD = "quokkainviteonly"
+SET_VISIBILITY = """
+mutation($v: OrganizationVisibility!) {
+  updateOrganization(input: {visibility: $v}) { userErrors { code } }
+}
+"""
+CREATE_WITH_ID = """
+mutation($input: CreateArticleInput!) {
+  createArticle(input: $input) { article { id slug } userErrors { code } }
+}
+"""
+
+
+async def test_invite_only_organization(seeded: tuple[Stack, World, KbWorld]) -> None:
+    """other_org publishes a public article with a marker and turns INVITE_ONLY: anonymous
+    callers, `other-customer` (no ticket there, not invited) and org's staff find the marker
+    nowhere; `customer` (a ticket there) and other_org's staff do."""
+    db, world, kb = seeded
+    data = await call_ok(
+        db,
+        world.other_admin,
+        CREATE_WITH_ID,
+        {"input": {"title": f"Printer {INVITE_ONLY_WORD}", "body": "vpn", "publish": True}},
+    )
+    created = data["createArticle"]["article"]
+    org = gid(world.other_org)
+    assert (await call_ok(db, world.other_admin, SET_VISIBILITY, {"v": "INVITE_ONLY"})) == {
+        "updateOrganization": {"userErrors": []}
+    }
+    try:
+        for identity in ("anonymous", "other-customer", "agent", "admin"):
+            texts = [
+                await answer(db, world, identity, EVERYTHING, org=org),
+                await answer(db, world, identity, EVERYTHING, org=org, q=INVITE_ONLY_WORD),
+                await answer(db, world, identity, EVERYTHING, org=gid(world.org), q="printer"),
+                await answer(db, world, identity, SUGGEST, org=org, text=INVITE_ONLY_WORD),
+                await answer(db, world, identity, ONE, id=created["id"]),
+                await answer(
+                    db, world, identity, NODES, ids=[created["id"], gid(kb.other_article)]
+                ),
+                await answer(db, world, identity, SLUG, org=org, slug=created["slug"]),
+                await answer(db, world, identity, BY_STATE, org=org, states=["PUBLISHED"]),
+            ]
+            for text in texts:
+                assert INVITE_ONLY_WORD not in text, f"{identity}: {text[:2000]}"
+                assert "Kbotherorgarticle" not in text, f"{identity}: {text[:2000]}"
+        for identity in ("customer", "other-agent", "other-admin"):
+            text = await answer(db, world, identity, ONE, id=created["id"])
+            assert INVITE_ONLY_WORD in text, f"{identity}: {text}"
+            found = await answer(db, world, identity, EVERYTHING, org=org, q=INVITE_ONLY_WORD)
+            assert INVITE_ONLY_WORD in found, f"{identity}: {found}"
+    finally:
+        await call_ok(db, world.other_admin, SET_VISIBILITY, {"v": "PUBLIC"})

@@ -2,7 +2,10 @@
 identity (same columns, outcomes and checks as tests/security/test_permission_matrix.py).
 
 Readers (anonymous, customers) and staff of another organization see published public
-articles of every organization; staff of `org` everything of theirs; only staff write
+articles of every PUBLIC organization; of an INVITE_ONLY one (`InviteOnlyReads`: other_org
+made INVITE_ONLY) only its staff and the customers it invited or has tickets of (`customer`,
+not `other-customer`) read anything, for everyone else it does not exist (NOT_FOUND); staff of
+`org` everything of theirs; only staff write
 articles, only admins categories; an article's history and the event stream are staff-only.
 Every answer to a reader is also checked for the knowledge base's secret markers.
 """
@@ -14,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from models import Organization, OrganizationVisibility
 from tests.conftest import Stack, clear_tables
 from tests.knowledge_base.helpers import kb_state
 from tests.security.kb_world import (
@@ -23,6 +27,7 @@ from tests.security.kb_world import (
     INTERNAL_WORD,
     KB_SECRETS,
     OTHER_ORG_ARTICLE,
+    OTHER_ORG_DRAFT,
     PUBLIC_TITLE,
     REVISION_TITLE,
     KbWorld,
@@ -243,6 +248,59 @@ READ_ROWS = [
     ),
 ]
 
+# other_org made INVITE_ONLY: `customer` has a ticket there, `other-customer` has none.
+OTHER_ORG_CUSTOMER = filtered(OTHER_ORG_ARTICLE, hides=KB_SECRETS, count=1)
+OTHER_ORG_STAFF = allowed(OTHER_ORG_ARTICLE, OTHER_ORG_DRAFT, count=2)
+NF = NOT_FOUND
+INVITE_ONLY_ROWS = [
+    Row(
+        "invite-only-knowledgeBase",
+        KNOWLEDGE_BASE,
+        var(org="other_org"),
+        roles(NF, OTHER_ORG_CUSTOMER, NF, NF, OTHER_ORG_STAFF, NF, OTHER_ORG_STAFF),
+        count=("knowledgeBase", "articles", "totalCount"),
+    ),
+    Row(
+        "invite-only-knowledgeBase-search",
+        SEARCH.replace("$q: String!", '$q: String! = "Kbotherorgarticle"'),
+        var(org="other_org"),
+        roles(
+            NF,
+            filtered(OTHER_ORG_ARTICLE, count=1),
+            NF,
+            NF,
+            allowed(OTHER_ORG_ARTICLE, count=1),
+            NF,
+            allowed(OTHER_ORG_ARTICLE, count=1),
+        ),
+        count=("knowledgeBase", "articles", "totalCount"),
+    ),
+    Row(
+        "invite-only-article",
+        ARTICLE,
+        var(id="other_article"),
+        roles(NF, allowed(OTHER_ORG_ARTICLE), NF, NF, ALLOWED, NF, ALLOWED),
+    ),
+    Row(
+        "invite-only-articleBySlug",
+        BY_SLUG.replace('"draft"', '"other"'),
+        var(org="other_org"),
+        roles(NF, allowed(OTHER_ORG_ARTICLE), NF, NF, ALLOWED, NF, ALLOWED),
+    ),
+    Row(
+        "invite-only-suggestArticles",
+        SUGGEST.replace("printer override recall pricing", "vpn guide"),
+        var(org="other_org"),
+        roles(NF, allowed(OTHER_ORG_ARTICLE), NF, NF, ALLOWED, NF, ALLOWED),
+    ),
+    Row(
+        "invite-only-node-category",
+        NODE_CATEGORY,
+        var(id="other_category"),
+        roles(U, allowed("Elsewherecategory"), NF, NF, ALLOWED, NF, ALLOWED),
+    ),
+]
+
 ARTICLE_PAYLOAD = "{ article { title } userErrors { field code } }"
 CATEGORY_PAYLOAD = "{ category { name } userErrors { field code } }"
 CREATE = (
@@ -385,7 +443,9 @@ SUBSCRIPTION_OUTCOMES = roles(
     filtered(OTHER_ORG_ARTICLE, hides=(PUBLIC_TITLE,)),
 )
 # What test_permission_matrix.test_matrix_covers_every_operation counts as covered.
-COVERED_DOCUMENTS = [row.document for row in [*READ_ROWS, *MUTATION_ROWS]] + [SUBSCRIPTION]
+COVERED_DOCUMENTS = [row.document for row in [*READ_ROWS, *INVITE_ONLY_ROWS, *MUTATION_ROWS]] + [
+    SUBSCRIPTION
+]
 
 
 @pytest.fixture(scope="module")
@@ -423,6 +483,24 @@ async def read_world(backend: Stack) -> AsyncIterator[Both]:
         await empty_tables(backend.engine)
 
 
+@pytest.fixture(scope="class")
+async def invite_only_world(backend: Stack) -> AsyncIterator[Both]:
+    """The read world with other_org INVITE_ONLY."""
+    async with backend.sessionmaker() as session:
+        world = await build_world(session)
+        kb = await build_knowledge_base(session, world)
+        organization = await session.get(Organization, world.other_org.id)
+        assert organization is not None
+        organization.visibility = OrganizationVisibility.INVITE_ONLY
+        await session.commit()
+    seeded = (await database_state(backend), await kb_state(backend))
+    try:
+        yield Both(world, kb)
+        assert (await database_state(backend), await kb_state(backend)) == seeded
+    finally:
+        await empty_tables(backend.engine)
+
+
 def check_kb_answer(row: Row, outcome: Outcome, identity: str, response: Any) -> None:
     check_answer(row, outcome, identity, response)
     if identity in (*CUSTOMERS, "anonymous"):
@@ -449,6 +527,21 @@ class TestReads:
         me = read_world.world.person(identity)
 
         response = await post(backend, me, row.document, row.variables(read_world, me))
+
+        check_kb_answer(row, row.outcomes[identity], identity, response)
+
+
+class TestInviteOnlyReads:
+    @pytest.mark.parametrize(
+        ("row", "identity"),
+        [pytest.param(r, i, id=case_id(r, i)) for r in INVITE_ONLY_ROWS for i in IDENTITIES],
+    )
+    async def test_read(
+        self, backend: Stack, invite_only_world: Both, row: Row, identity: str
+    ) -> None:
+        me = invite_only_world.world.person(identity)
+
+        response = await post(backend, me, row.document, row.variables(invite_only_world, me))
 
         check_kb_answer(row, row.outcomes[identity], identity, response)
 

@@ -1,6 +1,7 @@
 """PostgreSQL row-level security on the knowledge-base tables, below the GraphQL layer: SQL
-that forgot every policy still shows readers only published public articles, never the change
-log, and lets nobody but the organization's staff write.
+that forgot every policy still shows readers only published public articles of the
+organizations open to them (an INVITE_ONLY one only to its staff and the customers it invited
+or has tickets of), never the change log, and lets nobody but the organization's staff write.
 
 PostgreSQL only, like tests/security/test_row_security.py (whose pattern this follows).
 """
@@ -19,6 +20,7 @@ from models.engine import create_engine, create_sessionmaker, set_row_security
 from tests.backends import POSTGRES_URL, configured_backends
 from tests.conftest import Stack
 from tests.security.kb_world import (
+    CATEGORY_NAME,
     OTHER_ORG_ARTICLE,
     OTHER_ORG_DRAFT,
     PUBLIC_TITLE,
@@ -83,6 +85,62 @@ if POSTGRES_URL:
         async with as_app(db, "agent", world.other_agent.id, world.other_org.id) as session:
             assert await titles(session) == {PUBLIC_TITLE, OTHER_ORG_ARTICLE, OTHER_ORG_DRAFT}
             assert await count(session, "kb_changes") == 2
+
+    async def categories(session: AsyncSession) -> set[str]:
+        return set((await session.scalars(text("SELECT name FROM kb_categories"))).all())
+
+    async def test_an_invite_only_organization_opens_to_its_staff_and_customers(
+        db: Stack, seeded: tuple[World, KbWorld]
+    ) -> None:
+        """other_org turns INVITE_ONLY: its article and category vanish for anonymous
+        callers, for org's staff and for other_customer (no ticket there, not invited); the
+        customer with a ticket there and other_org's staff still read them; an invitation
+        opens them to other_customer."""
+        world, _ = seeded
+        async with as_app(db, "system") as session:
+            await session.execute(
+                text("UPDATE organizations SET visibility = 'invite_only' WHERE id = :id"),
+                {"id": world.other_org.id},
+            )
+            await session.commit()
+        mine = {CATEGORY_NAME}
+        both = {CATEGORY_NAME, "Elsewherecategory"}
+        for kind, actor, org, expected_titles, expected_categories in (
+            ("anonymous", None, None, {PUBLIC_TITLE}, mine),
+            ("customer", world.other_customer.id, None, {PUBLIC_TITLE}, mine),
+            ("customer", world.customer.id, None, {PUBLIC_TITLE, OTHER_ORG_ARTICLE}, both),
+            ("agent", world.agent.id, world.org.id, None, mine),
+            (
+                "agent",
+                world.other_agent.id,
+                world.other_org.id,
+                {PUBLIC_TITLE, OTHER_ORG_ARTICLE, OTHER_ORG_DRAFT},
+                both,
+            ),
+        ):
+            async with as_app(db, kind, actor, org) as session:
+                seen = await titles(session)
+                if expected_titles is None:  # org's own four, nothing of other_org
+                    assert len(seen) == 4, seen
+                    assert not seen & {OTHER_ORG_ARTICLE, OTHER_ORG_DRAFT}, seen
+                else:
+                    assert seen == expected_titles, (kind, actor)
+                assert await categories(session) == expected_categories, (kind, actor)
+        async with as_app(db, "system") as session:
+            await session.execute(
+                text(
+                    "INSERT INTO organization_customers (organization_id, customer_id,"
+                    " invited_at, created_at) VALUES (:org, :customer, now(), now())"
+                ),
+                {"org": world.other_org.id, "customer": world.other_customer.id},
+            )
+            await session.commit()
+        async with as_app(db, "customer", world.other_customer.id) as session:
+            assert await titles(session) == {PUBLIC_TITLE, OTHER_ORG_ARTICLE}
+            assert await categories(session) == both
+        # Another customer's invitation opens nothing to anonymous callers.
+        async with as_app(db, "anonymous") as session:
+            assert await titles(session) == {PUBLIC_TITLE}
 
     async def test_nobody_but_the_organizations_staff_writes(
         db: Stack, seeded: tuple[World, KbWorld]

@@ -1,9 +1,12 @@
 """The knowledge base: categories, articles, their change log (revisions and events), the
 articles linked in replies and the suggestions readers opened.
 
-Row-level security (PostgreSQL): anonymous readers and customers read published public
-articles of every organization (organizations have no visibility flag yet: all are public),
-staff everything of their own organization; only staff of the organization write articles,
+Row-level security (PostgreSQL): the readers of an organization's knowledge base read its
+categories and published public articles; readers are anonymous callers and staff of other
+organizations for PUBLIC organizations, and customers for the organizations they may open
+tickets with (PUBLIC, or INVITE_ONLY that invited them or where they have tickets: the same
+rule as permissions/people.py customer_may_use); staff read everything of their own
+organization; only staff of the organization write articles,
 only its admins categories; the change log is staff-only. Full-text search: a weighted GIN
 index on PostgreSQL (for the default 'english' configuration), an FTS5 table kept in step by
 triggers on SQLite when the library has FTS5 (otherwise searches fall back to LIKE).
@@ -29,18 +32,31 @@ ORG = "NULLIF(current_setting('helpdesk.organization_id', true), '')::bigint"
 SYSTEM = f"{KIND} = 'system'"
 OWN_STAFF = f"({KIND} IN ('agent', 'admin') AND organization_id = {ORG})"
 READERS = f"{KIND} IN ('anonymous', 'customer', 'agent', 'admin')"
+# The organization (of the row's organization_id) opens its knowledge base to the caller. A
+# customer's subqueries of organization_customers and tickets see only their own rows (row
+# security); the customer is named as well so the rule does not rest on that alone.
+OPEN_ORG = (
+    "EXISTS (SELECT 1 FROM organizations o WHERE o.id = organization_id AND ("
+    "o.visibility = 'public' "
+    f"OR ({KIND} = 'customer' AND ("
+    "EXISTS (SELECT 1 FROM organization_customers oc WHERE oc.organization_id = o.id "
+    f"AND oc.customer_id = {ACTOR} AND oc.invited_at IS NOT NULL) "
+    "OR EXISTS (SELECT 1 FROM tickets t WHERE t.organization_id = o.id "
+    f"AND t.customer_id = {ACTOR})))))"
+)
 STAFF_WRITE = f"{SYSTEM} OR {OWN_STAFF}"
 ADMIN_WRITE = f"{SYSTEM} OR ({KIND} = 'admin' AND organization_id = {ORG})"
 # (command, USING, WITH CHECK) per policy; permissive policies of a table add up.
 POLICIES: dict[str, dict[str, tuple[str, str | None, str | None]]] = {
     "kb_categories": {
-        "read": ("SELECT", f"{SYSTEM} OR {READERS}", None),
+        "read": ("SELECT", f"{STAFF_WRITE} OR ({READERS} AND {OPEN_ORG})", None),
         "write": ("ALL", ADMIN_WRITE, ADMIN_WRITE),
     },
     "kb_articles": {
         "read": (
             "SELECT",
-            f"{STAFF_WRITE} OR ({READERS} AND state = 'published' AND visibility = 'public')",
+            f"{STAFF_WRITE} OR ({READERS} AND state = 'published' AND visibility = 'public' "
+            f"AND {OPEN_ORG})",
             None,
         ),
         "write": ("ALL", STAFF_WRITE, STAFF_WRITE),
