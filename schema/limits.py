@@ -48,7 +48,7 @@ MAX_NODES = 100
 class QueryLimits:
     max_depth: int = 12
     max_aliases: int = 30
-    max_tokens: int = 4_000
+    max_tokens: int = 1_500
     max_cost: int = 10_000
     max_field_merges: int = 5_000
 

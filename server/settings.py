@@ -132,7 +132,7 @@ class Settings:
     introspection: bool = True
     max_query_depth: int = 12
     max_query_aliases: int = 30
-    max_query_tokens: int = 4_000
+    max_query_tokens: int = 1_500
     max_query_cost: int = 10_000
     max_query_field_merges: int = 5_000
     max_body_bytes: int = 262_144
@@ -292,7 +292,7 @@ class Settings:
             max_query_depth=_int(env.get("MAX_QUERY_DEPTH", "12"), "MAX_QUERY_DEPTH", minimum=2),
             max_query_aliases=_int(env.get("MAX_QUERY_ALIASES", "30"), "MAX_QUERY_ALIASES"),
             max_query_tokens=_int(
-                env.get("MAX_QUERY_TOKENS", "4000"), "MAX_QUERY_TOKENS", minimum=10
+                env.get("MAX_QUERY_TOKENS", "1500"), "MAX_QUERY_TOKENS", minimum=10
             ),
             max_query_cost=_int(env.get("MAX_QUERY_COST", "10000"), "MAX_QUERY_COST", minimum=1),
             max_query_field_merges=_int(
