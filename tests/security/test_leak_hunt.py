@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Attachment, Status, Ticket, TicketHistory, TicketResponse
-from tests.conftest import Stack, clear_tables
+from tests.conftest import Stack
 from tests.graphql import error_codes, global_id
 from tests.security.world import (
     AGENT2_EMAIL,
@@ -53,7 +53,6 @@ from tests.security.world import (
     build_world,
     call,
     call_ok,
-    empty_tables,
     gid,
     store_world_files,
 )
@@ -130,22 +129,6 @@ def assert_clean(answer: Any, *, allow_metadata_key: bool = False) -> None:
 
 
 # --- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def backend(stack: Stack) -> AsyncIterator[Stack]:
-    """The stack of one backend; its tables are truncated (identities restart) at the end."""
-    yield stack
-    await clear_tables(stack.engine)
-
-
-@pytest.fixture
-async def fresh(backend: Stack) -> AsyncIterator[Stack]:
-    """The stack, with every row deleted after the test."""
-    try:
-        yield backend
-    finally:
-        await empty_tables(backend.engine)
 
 
 @pytest.fixture(scope="module")

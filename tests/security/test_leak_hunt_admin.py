@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Stack, clear_tables
+from tests.conftest import Stack
 from tests.security.test_leak_hunt import FRAGMENTS
 from tests.security.world import World, build_world, call, call_ok, empty_tables, gid
 from tests.ws import GraphQLWebSocket, serving, wait_until
@@ -30,12 +30,6 @@ def assert_clean(answer: Any) -> None:
     text = answer if isinstance(answer, str) else json.dumps(answer)
     for secret in SECRETS:
         assert secret not in text, f"{secret!r} leaked: {text}"
-
-
-@pytest.fixture(scope="module")
-async def backend(stack: Stack) -> AsyncIterator[Stack]:
-    yield stack
-    await clear_tables(stack.engine)
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from graphql import FieldNode, OperationDefinitionNode, build_schema, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Customer, Status, TeamMember
-from tests.conftest import Stack, clear_tables
+from tests.conftest import Stack
 from tests.graphql import error_codes
 from tests.security.world import (
     ADMIN_EMAIL,
@@ -1445,22 +1445,6 @@ def check_answer(row: Row, outcome: Outcome, identity: str, response: httpx.Resp
 
 def case_id(row: Row | SubscriptionRow, identity: str) -> str:
     return f"{row.name}-{identity}"
-
-
-@pytest.fixture(scope="module")
-async def backend(stack: Stack) -> AsyncIterator[Stack]:
-    """The stack of one backend; its tables are truncated (identities restart) at the end."""
-    yield stack
-    await clear_tables(stack.engine)
-
-
-@pytest.fixture
-async def fresh(backend: Stack) -> AsyncIterator[Stack]:
-    """The stack, with every row deleted after the test."""
-    try:
-        yield backend
-    finally:
-        await empty_tables(backend.engine)
 
 
 @pytest.fixture(scope="class")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from models import Organization, OrganizationVisibility
-from tests.conftest import Stack, clear_tables
+from tests.conftest import Stack
 from tests.knowledge_base.helpers import kb_state
 from tests.security.kb_world import (
     CATEGORY_NAME,
@@ -448,26 +448,11 @@ COVERED_DOCUMENTS = [row.document for row in [*READ_ROWS, *INVITE_ONLY_ROWS, *MU
 ]
 
 
-@pytest.fixture(scope="module")
-async def backend(stack: Stack) -> AsyncIterator[Stack]:
-    """The stack of one backend; its tables are truncated (identities restart) at the end."""
-    yield stack
-    await clear_tables(stack.engine)
-
-
 def variables_of(row: Row, both: Both, me: Person | None) -> dict[str, Any]:
     variables = row.variables(both, me)
     if row.name in LINKED_ARTICLE:
         variables["input"]["articleIds"] = [gid(getattr(both, LINKED_ARTICLE[row.name]))]
     return variables
-
-
-@pytest.fixture
-async def fresh(backend: Stack) -> AsyncIterator[Stack]:
-    try:
-        yield backend
-    finally:
-        await empty_tables(backend.engine)
 
 
 @pytest.fixture(scope="class")
