@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, func, text
+from sqlalchemy import ColumnElement, Integer, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 logger = logging.getLogger("helpdesk.locks")
@@ -43,7 +43,12 @@ def ticket_lock(ticket_id: Any) -> ColumnElement[object]:
 
 
 def transaction_id_if_assigned() -> ColumnElement[object]:
-    return func.pg_current_xact_id_if_assigned()
+    """Whether the transaction had an id before this statement locked anything. An uncorrelated
+    subquery is an InitPlan, evaluated once before the first row: when the row turns out to be
+    updated concurrently, PostgreSQL locks its newest version (which assigns the id) and
+    re-evaluates the row's columns, and a plain function call would then see the id that the
+    lock itself assigned."""
+    return select(func.pg_current_xact_id_if_assigned()).scalar_subquery()
 
 
 def check_lock_order(assigned: object, what: str) -> None:

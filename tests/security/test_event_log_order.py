@@ -142,6 +142,24 @@ if POSTGRES_URL:
         statuses = [[(r.old_value, r.new_value) for r in c.history] for c in delivered]
         assert statuses == [[("open", "in_progress")], [("in_progress", "open")]]
 
+    async def test_a_writer_that_waited_for_a_ticket_does_not_warn(
+        db: Stack, two_tickets, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The second writer of a ticket waits for the first, then locks the row's newest
+        version, which gives its transaction an id before the row is read again: that is not a
+        write before the lock, and must not be reported as one."""
+        actor, first, _ = two_tickets
+        with caplog.at_level(logging.WARNING, logger="helpdesk.locks"):
+            async with app_session(db) as one, app_session(db) as other:
+                await change_status(one, actor, first)
+                following = asyncio.create_task(change_status(other, actor, first))
+                await asyncio.sleep(0.3)
+                assert not following.done()
+                await one.commit()
+                await following
+                await other.commit()
+        assert [r.getMessage() for r in caplog.records] == []
+
     async def test_another_databases_transaction_does_not_hold_delivery_back(
         db: Stack, two_tickets
     ) -> None:
