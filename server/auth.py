@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -14,6 +16,14 @@ from resolvers.validation import storable_text
 from server.settings import Settings
 
 logger = logging.getLogger("helpdesk.auth")
+
+# Verified tokens are remembered for a short while: a console sends the same token with every
+# request, and checking its signature again would cost more than the compiled read it guards.
+# An entry answers only for the exact token text; its expiry is checked on every use, and it is
+# forgotten after VERIFIED_TOKEN_SECONDS, so a signing key removed from the JWKS stops working
+# within that time as well as it would through PyJWKClient's own key cache.
+VERIFIED_TOKEN_SECONDS = 60.0
+VERIFIED_TOKENS = 10_000
 
 
 class AuthenticationError(Exception):
@@ -52,6 +62,8 @@ class TokenVerifier:
             if settings.jwt_jwks_url
             else None
         )
+        # token -> (when verified, claims)
+        self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def _key(self, token: str) -> Any:
         if self._jwks is None:
@@ -61,6 +73,23 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The token's claims; AuthenticationError with a clear reason when it is not valid."""
+        now = time.time()
+        remembered = self._verified.get(token)
+        if remembered is not None and now - remembered[0] < VERIFIED_TOKEN_SECONDS:
+            claims = remembered[1]
+            # As PyJWT checks it; nbf and iat were checked once and stay in the past.
+            if claims["exp"] <= now - self._settings.jwt_leeway_seconds:
+                del self._verified[token]
+                raise AuthenticationError("the token has expired")
+            return dict(claims)
+        claims = await self._verify(token)
+        self._verified[token] = (now, claims)
+        self._verified.move_to_end(token)
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return dict(claims)
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         settings = self._settings
         try:
             key = await self._key(token)

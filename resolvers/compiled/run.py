@@ -14,7 +14,6 @@ for CREATE, one for asyncpg's prepare); connections remember what they have made
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
@@ -43,16 +42,11 @@ class FallBack(Exception):
     """The statement met a row it must not answer for (see resolvers/compiled/sql.py)."""
 
 
-def function_name(statement: CompiledStatement) -> str:
-    digest = hashlib.sha256(statement.sql.encode()).hexdigest()[:24]
-    return f"hd_{digest}"
-
-
 def function_ddl(statement: CompiledStatement) -> str:
     n = len(statement.types)
     arguments = ", ".join([*statement.types, "text", "text", "text"])
     return f"""
-CREATE OR REPLACE FUNCTION pg_temp.{function_name(statement)}({arguments}) RETURNS text
+CREATE OR REPLACE FUNCTION pg_temp.{statement.function}({arguments}) RETURNS text
 LANGUAGE plpgsql AS $hd$
 BEGIN
   PERFORM set_config('helpdesk.actor_kind', ${n + 1}, true),
@@ -61,11 +55,6 @@ BEGIN
   RETURN ({statement.sql})::text;
 END $hd$;
 """
-
-
-def call_sql(statement: CompiledStatement) -> str:
-    placeholders = ", ".join(f"${i}" for i in range(1, len(statement.types) + 4))
-    return f"SELECT pg_temp.{function_name(statement)}({placeholders})"
 
 
 class CompiledConnection(asyncpg.Connection):  # type: ignore[misc]
@@ -102,7 +91,7 @@ async def run(pool: Any, statement: CompiledStatement, actor: Actor, values: dic
         "" if actor.id is None else str(actor.id),
         "" if actor.organization_id is None else str(actor.organization_id),
     ]
-    name = function_name(statement)
+    name = statement.function
     async with pool.acquire() as connection:
         known: set[str] = connection.functions
         try:
@@ -117,7 +106,7 @@ async def run(pool: Any, statement: CompiledStatement, actor: Actor, values: dic
                     await connection.execute(setup)
                     known.add(name)
                 try:
-                    result: str = await connection.fetchval(call_sql(statement), *arguments)
+                    result: str = await connection.fetchval(statement.call, *arguments)
                     return result
                 except asyncpg.UndefinedFunctionError:
                     # The session lost its temporary functions (DISCARD): make them again.

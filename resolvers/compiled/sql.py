@@ -13,9 +13,10 @@ FALLBACK_SQLSTATE, and the request is answered by the reference path instead.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -228,6 +229,16 @@ class CompiledStatement:
     types: tuple[str, ...]
     # Values the renderer fixed (array subscripts, literal comparisons): the same every time.
     constants: dict[str, Any]
+    # The session-local function that runs it (resolvers/compiled/run.py), named by its SQL.
+    function: str = field(init=False)
+    # Its call: the statement's parameters, then the actor's kind, id and organization.
+    call: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256(self.sql.encode()).hexdigest()[:24]
+        object.__setattr__(self, "function", f"hd_{digest}")
+        placeholders = ", ".join(f"${i}" for i in range(1, len(self.types) + 4))
+        object.__setattr__(self, "call", f"SELECT pg_temp.hd_{digest}({placeholders})")
 
 
 class Renderer(Pages):
