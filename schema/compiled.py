@@ -39,13 +39,13 @@ from graphql import (
     get_named_type,
     is_abstract_type,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.utilities import get_operation_ast
 from starlette.websockets import WebSocket
 from strawberry import relay
 from strawberry.extensions import SchemaExtension
 
-from permissions.actor import ActorKind
+from permissions.actor import Actor, ActorKind
 from resolvers.compiled import run as compiled_run
 from resolvers.compiled.plan import (
     FieldPlan,
@@ -99,10 +99,14 @@ class Slot:
 
 @dataclass
 class Plan:
+    document: DocumentNode
     operation: OperationDefinitionNode
     root: Selection
     slots: tuple[Slot, ...]
     statements: OrderedDict[tuple[Any, ...], CompiledStatement] = field(default_factory=OrderedDict)
+    # Set once the plan has answered a request that passed every check of the schema's
+    # pipeline (parsing, validation, limits, cost): its document is known to pass them.
+    admitted: bool = False
 
     def statement(self, kind: ActorKind, args: list[SlotArgs]) -> CompiledStatement:
         shape = tuple(arg.shape for arg in args)
@@ -223,7 +227,7 @@ def build_plan(
     planner = _Planner(schema, document, kind)
     assert schema.query_type is not None
     root = planner.selection(schema.query_type, [operation.selection_set])
-    return Plan(operation, root, tuple(planner.slots))
+    return Plan(document, operation, root, tuple(planner.slots))
 
 
 def _page(args: dict[str, Any], key: SortKey) -> PageArgs:
@@ -236,16 +240,21 @@ def _page(args: dict[str, Any], key: SortKey) -> PageArgs:
     return PageArgs(size, backwards, after, before)
 
 
-def resolve_slots(
+def coerce_variables(
     schema: GraphQLSchema, plan: Plan, variables: dict[str, Any] | None
-) -> list[SlotArgs]:
-    """The arguments of this request, checked the way the resolvers check them; anything they
-    would refuse (NotCompilable, a GraphQLError or a DomainError) is the reference's to answer."""
+) -> VariableValues:
+    """The request's variables coerced to the operation's types, defaults filled in."""
     coerced = get_variable_values(
         schema, plan.operation.variable_definitions or (), variables or {}
     )
     if isinstance(coerced, list):
         raise NotCompilable("variables do not coerce")
+    return coerced
+
+
+def resolve_slots(schema: GraphQLSchema, plan: Plan, coerced: Any) -> list[SlotArgs]:
+    """The arguments of this request, checked the way the resolvers check them; anything they
+    would refuse (NotCompilable, a GraphQLError or a DomainError) is the reference's to answer."""
     resolved: list[SlotArgs] = []
     for slot in plan.slots:
         args = get_argument_values(slot.definition, slot.node, coerced)
@@ -285,6 +294,8 @@ class PlanCache:
     def __init__(self, size: int = PLAN_CACHE_SIZE) -> None:
         self.size = size
         self._plans: OrderedDict[tuple[str, str | None, ActorKind], Plan | None] = OrderedDict()
+        # The plan of each document with a single operation, by its text alone.
+        self._sole: OrderedDict[tuple[str, ActorKind], Plan] = OrderedDict()
 
     def get(
         self,
@@ -306,6 +317,23 @@ class PlanCache:
         self._plans[key] = plan
         if len(self._plans) > self.size:
             self._plans.popitem(last=False)
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if plan is not None and len(operations) == 1:
+            self._sole[(query, kind)] = plan
+            if len(self._sole) > self.size:
+                self._sole.popitem(last=False)
+        return plan
+
+    def admitted(self, query: str, operation_name: str | None, kind: ActorKind) -> Plan | None:
+        """The plan of a document that has already passed the whole pipeline, if any. Plans
+        are keyed by the operation that runs: without an operation name, a document's only
+        operation, as execution picks it."""
+        if operation_name is None:
+            plan = self._sole.get((query, kind))
+        else:
+            plan = self._plans.get((query, operation_name, kind))
+        if plan is None or not plan.admitted:
+            return None
         return plan
 
 
@@ -346,18 +374,36 @@ class CompiledReads(SchemaExtension):
             outcomes["fallback: not compilable"] += 1
             return None
         try:
-            args = resolve_slots(graphql_schema, plan, execution.variables)
-            statement = plan.statement(actor.kind, args)
-            text = await compiled_run.run(
-                pool, statement, actor, parameters(actor.kind, actor, args)
-            )
-        except (NotCompilable, GraphQLError, DomainError, compiled_run.FallBack) as exc:
-            outcomes[f"fallback: {type(exc).__name__}"] += 1
+            coerced = coerce_variables(graphql_schema, plan, execution.variables)
+        except NotCompilable:
+            outcomes["fallback: NotCompilable"] += 1
             return None
-        except Exception:
-            # The reference path meets the same fault and reports it as it always does.
-            logger.warning("compiled read failed; the reference path answers", exc_info=True)
-            outcomes["fallback: failure"] += 1
-            return None
-        outcomes["compiled"] += 1
+        text = await answer(graphql_schema, plan, coerced, actor, pool)
+        if text is not None:
+            plan.admitted = True
         return text
+
+
+async def answer(
+    graphql_schema: GraphQLSchema,
+    plan: Plan,
+    coerced: VariableValues,
+    actor: Actor,
+    pool: Any,
+    outcome: str = "compiled",
+) -> str | None:
+    """The JSON text of `data` for this request, or None when the reference path must answer."""
+    try:
+        args = resolve_slots(graphql_schema, plan, coerced)
+        statement = plan.statement(actor.kind, args)
+        text = await compiled_run.run(pool, statement, actor, parameters(actor.kind, actor, args))
+    except (NotCompilable, GraphQLError, DomainError, compiled_run.FallBack) as exc:
+        outcomes[f"fallback: {type(exc).__name__}"] += 1
+        return None
+    except Exception:
+        # The reference path meets the same fault and reports it as it always does.
+        logger.warning("compiled read failed; the reference path answers", exc_info=True)
+        outcomes["fallback: failure"] += 1
+        return None
+    outcomes[outcome] += 1
+    return text

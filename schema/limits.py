@@ -223,13 +223,12 @@ class CostLimit(SchemaExtension):
                 operation = None
             if operation is not None:
                 graphql_schema = context.schema._schema
-                estimator = _CostEstimator(
+                self.cost = estimate_cost(
                     graphql_schema,
                     context.graphql_document,
+                    operation,
                     operation_variables(graphql_schema, operation, context.variables),
                 )
-                root = _root_type(context.schema._schema, operation)
-                self.cost = estimator.selection(root, operation.selection_set)
                 if self.cost > self.max_cost:
                     context.pre_execution_errors = [
                         GraphQLError(
@@ -243,7 +242,23 @@ class CostLimit(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         if self.cost is None:
             return {}
-        return {"cost": {"requested": self.cost, "limit": self.max_cost}}
+        return cost_result(self.cost, self.max_cost)
+
+
+def cost_result(cost: int, max_cost: int) -> dict[str, Any]:
+    """What a response says of its cost, under `extensions`."""
+    return {"cost": {"requested": cost, "limit": max_cost}}
+
+
+def estimate_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    """The operation's estimated cost with these (coerced) variables; None: not known."""
+    estimator = _CostEstimator(schema, document, variables)
+    return estimator.selection(_root_type(schema, operation), operation.selection_set)
 
 
 def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:

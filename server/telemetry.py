@@ -64,26 +64,44 @@ class OperationObserver(SchemaExtension):
 
     def _record(self, seconds: float, span: Any) -> None:
         context = self.execution_context
-        name = context.operation_name
-        kind = _operation_type(context)
-        outcome = _outcome(context)
-        label = metrics.operation_label(name)
-        metrics.OPERATIONS.labels(label, kind, outcome).inc()
-        if kind in ("query", "mutation"):
-            metrics.OPERATION_DURATION.labels(label, kind).observe(seconds)
         app_context = context.context
         actor_kind = getattr(getattr(app_context, "actor", None), "kind", None)
-        actor = getattr(actor_kind, "value", None)
-        document_id = getattr(app_context, "document_id", None)
-        entry = current_request_log()
-        if entry is not None:
-            entry.operation = name
-            entry.operation_type = kind
-            entry.outcome = outcome
-            entry.actor = actor
-            entry.document_id = document_id
-        if span is not None:
-            _describe_span(span, name, kind, outcome, actor, document_id)
+        record_operation(
+            context.operation_name,
+            _operation_type(context),
+            _outcome(context),
+            getattr(actor_kind, "value", None),
+            getattr(app_context, "document_id", None),
+            seconds,
+            span,
+        )
+
+
+def record_operation(
+    name: str | None,
+    kind: str,
+    outcome: str,
+    actor: str | None,
+    document_id: Any,
+    seconds: float,
+    span: Any = None,
+) -> None:
+    """Count and time one operation, and describe it in the request's access log line (and
+    span): for the observer, and for the compiled lane (server/compiled_lane.py), which
+    answers without running the schema's extensions."""
+    label = metrics.operation_label(name)
+    metrics.OPERATIONS.labels(label, kind, outcome).inc()
+    if kind in ("query", "mutation"):
+        metrics.OPERATION_DURATION.labels(label, kind).observe(seconds)
+    entry = current_request_log()
+    if entry is not None:
+        entry.operation = name
+        entry.operation_type = kind
+        entry.outcome = outcome
+        entry.actor = actor
+        entry.document_id = document_id
+    if span is not None:
+        _describe_span(span, name, kind, outcome, actor, document_id)
 
 
 def _describe_span(

@@ -45,6 +45,7 @@ from server.access import (
 )
 from server.anonymous import AnonymousAccess, AuthenticationRequired
 from server.auth import AuthenticationError, TokenVerifier, bearer_token, verified_email
+from server.compiled_lane import CompiledLane
 from server.fanout import Member, SharedFanout
 from server.persisted import PersistedQueries, PersistedQueryError
 from server.ratelimit import RateLimiter
@@ -138,6 +139,12 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         self._settings = settings
         assert isinstance(self.schema, strawberry.Schema)
         self._anonymous = AnonymousAccess(self.schema)
+        # Repeats of compiled queries skip the pipeline (server/compiled_lane.py).
+        self._lane = (
+            None
+            if settings.tracing or not settings.compiled_queries
+            else CompiledLane(self.schema._schema, settings.max_query_cost)
+        )
 
     async def authenticate(self, context: Context, authorization: str | None) -> Actor:
         """The Actor for an Authorization value; anonymous without one."""
@@ -203,7 +210,11 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 context.rate_limit = await self._runtime.get().rate_limiter.state(
                     _rate_key(context.actor, f"ip:{_client_address(request)}")
                 )
-                response = limited or await self.run(request, context=context)
+                response = (
+                    limited
+                    or await self._in_lane(request, context)
+                    or await self.run(request, context=context)
+                )
             except PersistedQueryError as exc:
                 response = error_response(exc.message, exc.code, exc.status_code)
             except RequestTooLargeError:
@@ -245,6 +256,12 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         request_error = getattr(request.state, "request_error", False)
         response = negotiation.adapt(response, media, request_error)
         await response(scope, receive, send)
+
+    async def _in_lane(self, request: Request, context: Context) -> Response | None:
+        if self._lane is None:
+            return None
+        persisted = self._runtime.get().persisted_queries
+        return await self._lane.answer(request, context, persisted)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # Only for a browser's page load: a GET that carries a persisted query (no `query`

@@ -13,13 +13,15 @@ from permissions.actor import ActorKind
 from resolvers.compiled import sql
 from resolvers.compiled.plan import NotCompilable, TicketArgs
 from schema import schema
-from schema.compiled import build_plan, resolve_slots
+from schema.compiled import build_plan, coerce_variables, resolve_slots
 from tests.graphql import global_id
 
 
 def _w1_statement(kind: ActorKind) -> sql.CompiledStatement:
     plan = build_plan(schema._schema, parse(W1), None, kind)
-    args = resolve_slots(schema._schema, plan, {"id": global_id("Ticket", 7)})
+    args = resolve_slots(
+        schema._schema, plan, coerce_variables(schema._schema, plan, {"id": global_id("Ticket", 7)})
+    )
     assert args[0] == TicketArgs(7)
     return sql.compile_plan(kind, plan.root, args)
 

@@ -199,5 +199,6 @@ async def test_generated_documents_mostly_compile(differential: Differential) ->
     assert outcomes["fallback: failure"] == 0, dict(outcomes)
     if differential.compiles:
         assert differential.compiled > 100, dict(outcomes)
+        assert differential.laned > 100, dict(outcomes)
     else:
-        assert differential.compiled == 0, dict(outcomes)
+        assert differential.compiled == differential.laned == 0, dict(outcomes)
