@@ -116,8 +116,18 @@ def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _tag_condition(session: AsyncSession, tag: str) -> ColumnElement[bool]:
-    if _is_postgres(session):
+# Every value a filter or an order compares with goes through a Binder: as is for the
+# reference path, as a named bound parameter for the compiled one (resolvers/compiled/), which
+# renders the same conditions once per filter shape and binds the values per request.
+Binder = Callable[[str, Any, Any], Any]
+
+
+def as_is(name: str, value: Any, column: Any) -> Any:
+    return value
+
+
+def _tag_condition(postgres: bool, tag: Any) -> ColumnElement[bool]:
+    if postgres:
         return Ticket.tags.op("@>")(func.jsonb_build_array(tag))
     each = func.json_each(Ticket.tags).table_valued("value")
     return exists(select(1).select_from(each).where(each.c.value == tag))
@@ -159,23 +169,31 @@ def search_of(filters: TicketFilter) -> Search | None:
     return Search.parse(filters.search)
 
 
-def _search_condition(session: AsyncSession, actor: Actor, search: Search) -> ColumnElement[bool]:
+def _numbers(bind: Binder, name: str, numbers: Collection[int]) -> list[Any]:
+    return [bind(f"{name}_{i}", n, Ticket.number) for i, n in enumerate(sorted(set(numbers)))]
+
+
+def _search_condition(
+    postgres: bool, actor: Actor, search: Search, bind: Binder
+) -> ColumnElement[bool]:
     """Ticket numbers, and words in the title, description and the responses the actor may read
     (never internal notes for customers). PostgreSQL full-text search; a case-insensitive
     substring match elsewhere."""
     conditions: list[ColumnElement[bool]] = []
     if search.numbers:
-        conditions.append(Ticket.number.in_(sorted(search.numbers)))
+        conditions.append(Ticket.number.in_(_numbers(bind, "search_number", search.numbers)))
     if search.words:
-        conditions.append(_text_condition(session, actor, search.words))
+        conditions.append(_text_condition(postgres, actor, search.words, bind))
     return or_(*conditions)
 
 
-def _text_condition(session: AsyncSession, actor: Actor, text: str) -> ColumnElement[bool]:
+def _text_condition(postgres: bool, actor: Actor, text: str, bind: Binder) -> ColumnElement[bool]:
     ticket_match: ColumnElement[bool]
     response_match: ColumnElement[bool]
-    if _is_postgres(session):
-        query = func.websearch_to_tsquery("english", text)
+    if postgres:
+        query = func.websearch_to_tsquery(
+            "english", bind("search_words", text, TicketResponse.body)
+        )
         ticket_match = func.to_tsvector("english", Ticket.title + " " + Ticket.description).op(
             "@@"
         )(query)
@@ -199,40 +217,65 @@ def filtered_tickets(
     session: AsyncSession, actor: Actor, filters: TicketFilter
 ) -> Select[tuple[Ticket]]:
     """The readable tickets matching the filter, unordered."""
+    return filtered_readable_tickets(_is_postgres(session), actor, filters)
+
+
+def filtered_readable_tickets(
+    postgres: bool, actor: Actor, filters: TicketFilter, bind: Binder = as_is
+) -> Select[tuple[Ticket]]:
+    """`readable_tickets` narrowed by the filter, every compared value passed through `bind`."""
     statement = readable_tickets(actor)
     conditions: list[ColumnElement[bool]] = []
+
+    def each(name: str, values: Sequence[Any], column: Any) -> list[Any]:
+        return [bind(f"{name}_{i}", v, column) for i, v in enumerate(values)]
+
     if filters.statuses:
-        conditions.append(Ticket.status.in_(filters.statuses))
+        conditions.append(Ticket.status.in_(each("status", filters.statuses, Ticket.status)))
     if filters.priorities:
-        conditions.append(Ticket.priority.in_(filters.priorities))
+        conditions.append(
+            Ticket.priority.in_(each("priority", filters.priorities, Ticket.priority))
+        )
     if filters.assignee is AssigneeScope.ME:
         conditions.append(Ticket.assignee_id == actor.id if actor.is_staff else false())
     elif filters.assignee is AssigneeScope.UNASSIGNED:
         conditions.append(Ticket.assignee_id.is_(None))
     elif filters.assignee is AssigneeScope.MEMBER:
-        conditions.append(Ticket.assignee_id == filters.assignee_id)
+        conditions.append(
+            Ticket.assignee_id == bind("assignee_id", filters.assignee_id, Ticket.assignee_id)
+        )
     if filters.team_ids:
-        conditions.append(Ticket.team_id.in_(filters.team_ids))
+        conditions.append(Ticket.team_id.in_(each("team", filters.team_ids, Ticket.team_id)))
     if filters.customer_id is not None:
-        conditions.append(Ticket.customer_id == filters.customer_id)
+        conditions.append(
+            Ticket.customer_id == bind("customer_id", filters.customer_id, Ticket.customer_id)
+        )
     if filters.organization_id is not None:
-        conditions.append(Ticket.organization_id == filters.organization_id)
-    conditions += [_tag_condition(session, tag) for tag in filters.tags]
-    for column, bound, after in (
-        (Ticket.created_at, filters.created_after, True),
-        (Ticket.created_at, filters.created_before, False),
-        (Ticket.updated_at, filters.updated_after, True),
-        (Ticket.updated_at, filters.updated_before, False),
+        conditions.append(
+            Ticket.organization_id
+            == bind("organization_id", filters.organization_id, Ticket.organization_id)
+        )
+    conditions += [
+        _tag_condition(postgres, tag) for tag in each("tag", filters.tags, TicketResponse.body)
+    ]
+    for name, column, bound, after in (
+        ("created_after", Ticket.created_at, filters.created_after, True),
+        ("created_before", Ticket.created_at, filters.created_before, False),
+        ("updated_after", Ticket.updated_at, filters.updated_after, True),
+        ("updated_before", Ticket.updated_at, filters.updated_before, False),
     ):
         if bound is not None:
-            conditions.append(column >= bound if after else column < bound)
+            value = bind(name, bound, column)
+            conditions.append(column >= value if after else column < value)
     search = search_of(filters)
     if search is not None:
-        conditions.append(_search_condition(session, actor, search))
+        conditions.append(_search_condition(postgres, actor, search, bind))
     return statement.where(and_(*conditions)) if conditions else statement  # type: ignore[return-value]
 
 
-def ticket_sort_key(order: TicketOrder, pinned_numbers: Collection[int] = ()) -> SortKey:
+def ticket_sort_key(
+    order: TicketOrder, pinned_numbers: Collection[int] = (), bind: Binder = as_is
+) -> SortKey:
     """The keyset order of a ticket list. Cursors name the field and the direction, so a
     cursor of one order is refused by another. Tickets named by number in a search
     (`pinned_numbers`) come first, in the same order among themselves."""
@@ -253,7 +296,7 @@ def ticket_sort_key(order: TicketOrder, pinned_numbers: Collection[int] = ()) ->
         # 1 sorts first in a descending order, 0 in an ascending one.
         first, rest = (1, 0) if order.descending else (0, 1)
         numbers = sorted(set(pinned_numbers))
-        pin = case((Ticket.number.in_(numbers), first), else_=rest)
+        pin = case((Ticket.number.in_(_numbers(bind, "pin", numbers)), first), else_=rest)
         pin_of = lambda t: first if t.number in numbers else rest  # noqa: E731
     return SortKey(
         f"tickets.{order.field.value}.{direction}" + (".pinned" if pin is not None else ""),

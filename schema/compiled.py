@@ -13,10 +13,12 @@ are literal LIMITs); every value, the actor's ids included, is a bound parameter
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import orjson
@@ -44,9 +46,11 @@ from graphql.utilities import get_operation_ast
 from starlette.websockets import WebSocket
 from strawberry import relay
 from strawberry.extensions import SchemaExtension
+from strawberry.types.arguments import convert_arguments
 
 from permissions.actor import Actor, ActorKind
 from resolvers.compiled import run as compiled_run
+from resolvers.compiled.blocks import symbolic_actor
 from resolvers.compiled.plan import (
     FieldPlan,
     NoArgs,
@@ -56,20 +60,29 @@ from resolvers.compiled.plan import (
     Selection,
     SlotArgs,
     TicketArgs,
+    TicketPageArgs,
 )
 from resolvers.compiled.sql import (
-    TICKET_ORDER,
     CompiledStatement,
     compile_plan,
+    filter_parameter,
     parameters,
     supports,
 )
 from resolvers.errors import DomainError
 from resolvers.pagination import PageRequest, SortKey, decode_cursor
-from resolvers.ticket import RESPONSE_ORDER
+from resolvers.ticket import (
+    RESPONSE_ORDER,
+    TicketFilter,
+    TicketOrder,
+    filtered_readable_tickets,
+    search_of,
+    ticket_sort_key,
+)
 from schema import ids
 from schema.context import Context
 from schema.ids import decode_id
+from schema.ticket import list_arguments
 
 logger = logging.getLogger("helpdesk.compiled")
 
@@ -252,6 +265,75 @@ def coerce_variables(
     return coerced
 
 
+@functools.cache
+def _tickets_field(schema: GraphQLSchema) -> Any:
+    strawberry_schema = schema._strawberry_schema  # type: ignore[attr-defined]
+    query = strawberry_schema.get_type_by_name("Query")
+    return strawberry_schema, next(f for f in query.fields if f.python_name == "tickets")
+
+
+@functools.cache
+def _order_key(order: TicketOrder) -> SortKey:
+    return ticket_sort_key(order)
+
+
+def _list_arguments(
+    schema: GraphQLSchema, args: dict[str, Any]
+) -> tuple[TicketFilter, TicketOrder]:
+    if args.get("filter") is None and args.get("orderBy") is None:
+        return TicketFilter(), TicketOrder()
+    strawberry_schema, field = _tickets_field(schema)
+    try:
+        # The input objects as Strawberry hands them to the resolver.
+        converted = convert_arguments(
+            {k: args.get(k) for k in ("filter", "orderBy")},
+            [a for a in field.arguments if a.python_name in ("filter", "order_by")],
+            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+            config=strawberry_schema.config,
+        )
+    except Exception:  # a malformed id, say: Strawberry reports it its own way
+        raise NotCompilable("filter arguments do not convert") from None
+    return list_arguments(converted["filter"], converted["order_by"])
+
+
+def _ticket_page(schema: GraphQLSchema, args: dict[str, Any], slot: int) -> TicketPageArgs:
+    """`tickets` as its resolver reads it (schema.ticket.list_arguments, list_tickets), and the
+    values its filter and order bind, under the names the renderer gives them."""
+    filters, order = _list_arguments(schema, args)
+    search = search_of(filters)
+    pinned = frozenset(search.numbers) if search is not None else frozenset()
+    key = ticket_sort_key(order, pinned) if pinned else _order_key(order)
+    request = PageRequest(
+        args.get("first"), args.get("after"), args.get("last"), args.get("before")
+    )
+    size, backwards = request.size()
+    after = decode_cursor(key, request.after) if request.after else None
+    before = decode_cursor(key, request.before) if request.before else None
+    values: dict[str, Any] = {}
+
+    def collect(name: str, value: Any, column: Any) -> Any:
+        values[filter_parameter(slot, name)] = value.value if isinstance(value, Enum) else value
+        return value
+
+    if filters != TicketFilter():
+        filtered_readable_tickets(True, symbolic_actor(ActorKind.AGENT), filters, collect)
+    if pinned:
+        ticket_sort_key(order, pinned, collect)
+    return TicketPageArgs(
+        size,
+        backwards,
+        None if after is None else after[:2],
+        None if before is None else before[:2],
+        filters=filters,
+        order=order,
+        pinned=pinned,
+        after_pin=None if after is None else after[2],
+        before_pin=None if before is None else before[2],
+        values=values,
+        filter_shape=(filters.assignee, order.field, order.descending),
+    )
+
+
 def resolve_slots(schema: GraphQLSchema, plan: Plan, coerced: Any) -> list[SlotArgs]:
     """The arguments of this request, checked the way the resolvers check them; anything they
     would refuse (NotCompilable, a GraphQLError or a DomainError) is the reference's to answer."""
@@ -265,9 +347,7 @@ def resolve_slots(schema: GraphQLSchema, plan: Plan, coerced: Any) -> list[SlotA
                 raise NotCompilable("malformed id") from None
             resolved.append(TicketArgs(decode_id(global_id, "Ticket")))
         elif slot.name == "tickets":
-            if args.get("filter") is not None or args.get("orderBy") is not None:
-                raise NotCompilable("ticket filters and orders")
-            resolved.append(_page(args, TICKET_ORDER))
+            resolved.append(_ticket_page(schema, args, len(resolved)))
         elif slot.name == "node":
             global_id = _global_id(args["id"])
             row_id = ids.row_id(global_id.node_id)

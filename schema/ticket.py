@@ -352,6 +352,17 @@ class TicketOrder:
     direction: OrderDirection = OrderDirection.DESC
 
 
+def list_arguments(
+    filter: TicketFilter | None, order_by: TicketOrder | None
+) -> tuple[tickets.TicketFilter, tickets.TicketOrder]:
+    """`tickets(filter:, orderBy:)` as the resolvers take them (the compiled path too)."""
+    filters = filter.to_filter() if filter else tickets.TicketFilter()
+    order = order_by or TicketOrder()
+    return filters, tickets.TicketOrder(
+        tickets.TicketOrderField(order.field.value), order.direction is OrderDirection.DESC
+    )
+
+
 @strawberry.type
 class TicketQuery:
     @strawberry.field(
@@ -402,11 +413,7 @@ class TicketQuery:
         before: str | None = None,
     ) -> Connection[Any]:
         ctx = info.context
-        filters = filter.to_filter() if filter else tickets.TicketFilter()
-        order = order_by or TicketOrder()
-        resolved_order = tickets.TicketOrder(
-            tickets.TicketOrderField(order.field.value), order.direction is OrderDirection.DESC
-        )
+        filters, resolved_order = list_arguments(filter, order_by)
         request = PageRequest(first, after, last, before)
         page = await ctx.run(
             lambda s: tickets.list_tickets(s, ctx.actor, filters, resolved_order, request)

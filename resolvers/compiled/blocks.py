@@ -81,7 +81,7 @@ def global_id(type_name: str, column: Any) -> ColumnElement[Any]:
 
 def cursor(key: SortKey, row: Subquery) -> ColumnElement[Any]:
     """resolvers.pagination.encode_cursor, in SQL: urlsafe base64 of [name, value, id]."""
-    value = row.c[key.expression.name]
+    value = row.c.hd_sort if "hd_sort" in row.c else row.c[key.expression.name]
     rendered = (
         literal_column("'\"'").op("||")(iso(value)).op("||")(literal_column("'\"'"))
         if key.timestamp
@@ -92,6 +92,9 @@ def cursor(key: SortKey, row: Subquery) -> ColumnElement[Any]:
         .op("||")(rendered)
         .op("||")(literal_column("','"))
         .op("||")(sql_cast(row.c.id, Text))
-        .op("||")(literal_column("']'"))
     )
+    if "hd_pin" in row.c:
+        # [name, value, id, pin] (resolvers.pagination.encode_cursor).
+        text = text.op("||")(literal_column("','")).op("||")(sql_cast(row.c.hd_pin, Text))
+    text = text.op("||")(literal_column("']'"))
     return func.translate(_base64(text), literal_column("E'+/\\n'"), literal_column("'-_'"))

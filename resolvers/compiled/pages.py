@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     DateTime,
+    Integer,
     and_,
     bindparam,
     false,
@@ -107,19 +108,28 @@ class Pages:
         key: SortKey,
         parent: Subquery | None,
         parent_column: str | None,
+        make_source: Callable[[], Subquery] | None = None,
     ) -> ColumnElement[Any]:
+        """A connection over the readable rows of `type_name` (or `make_source()`'s, a builder's
+        rows with their sort value as `hd_sort` and pin as `hd_pin`) in `key` order."""
         assert f.selection is not None
         assert f.slot is not None
         args = self.args[f.slot]
         assert isinstance(args, PageArgs)
-        rows = self.source(type_name)
+
+        def source() -> Subquery:
+            return make_source() if make_source is not None else self.source(type_name)
+
+        rows = source()
 
         def of_parent(source: Subquery) -> list[ColumnElement[bool]]:
             if parent is None or parent_column is None:
                 return []
             return [source.c[parent_column] == parent.c.id]
 
-        sort, row_id = rows.c[key.expression.name], rows.c.id
+        sort, row_id = sort_column(key, rows), rows.c.id
+        pin = rows.c.hd_pin if "hd_pin" in rows.c else None
+        columns = [sort, row_id] if pin is None else [pin, sort, row_id]
         conditions = of_parent(rows)
         for which, bound, forward in (("after", args.after, True), ("before", args.before, False)):
             if bound is None:
@@ -128,11 +138,13 @@ class Pages:
                 f"s{f.slot}_{which}_value",
                 type_=DateTime(timezone=True) if key.timestamp else BigInteger,
             )
-            after_id = bindparam(f"s{f.slot}_{which}_id", type_=BigInteger)
-            row, limit = tuple_(sort, row_id), tuple_(value, after_id)
+            limits = [value, bindparam(f"s{f.slot}_{which}_id", type_=BigInteger)]
+            if pin is not None:
+                limits.insert(0, bindparam(f"s{f.slot}_{which}_pin", type_=Integer))
+            row, limit = tuple_(*columns), tuple_(*limits)
             conditions.append(row < limit if key.descending == forward else row > limit)
         descending = key.descending != args.backwards
-        order = [sort.desc(), row_id.desc()] if descending else [sort.asc(), row_id.asc()]
+        order = [c.desc() if descending else c.asc() for c in columns]
         position = func.row_number().over(order_by=order).label("hd_position")
         page_select = (
             select(rows, position)
@@ -144,7 +156,9 @@ class Pages:
             page_select = page_select.correlate(parent)
         self._aliases += 1
         page = page_select.subquery(f"page_{self._aliases}")
-        return self._connection_object(f.selection, type_name, key, args, page, parent, of_parent)
+        return self._connection_object(
+            f.selection, type_name, key, args, page, parent, of_parent, source
+        )
 
     def _connection_object(
         self,
@@ -155,6 +169,7 @@ class Pages:
         page: Subquery,
         parent: Subquery | None,
         of_parent: Callable[[Subquery], list[ColumnElement[bool]]],
+        source: Callable[[], Subquery],
     ) -> ColumnElement[Any]:
         position = page.c.hd_position
         size: ColumnElement[Any] = literal_column(str(args.size))
@@ -179,7 +194,7 @@ class Pages:
                 assert f.selection is not None
                 pairs.append((f.key, aggregate(self._edge(f.selection, key, page))))
             elif f.name == "totalCount":
-                counted = self.source(type_name)
+                counted = source()
                 total_select = select(func.count()).select_from(counted).where(*of_parent(counted))
                 if parent is not None:
                     total_select = total_select.correlate(parent)
@@ -227,6 +242,11 @@ class Pages:
                 assert f.selection is not None
                 pairs.append((f.key, self.obj(f.selection, page)))
         return json_object(pairs)
+
+
+def sort_column(key: SortKey, rows: Subquery) -> ColumnElement[Any]:
+    """A row's sort value: its own column, or the order's expression as `hd_sort`."""
+    return rows.c.hd_sort if "hd_sort" in rows.c else rows.c[key.expression.name]
 
 
 def _first_cursor(key: SortKey, page: Subquery, order: Any, on_page: Any) -> ColumnElement[Any]:

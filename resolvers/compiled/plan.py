@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -57,6 +57,25 @@ class PageArgs:
 
 
 @dataclass(frozen=True)
+class TicketPageArgs(PageArgs):
+    """`tickets`: a page, the filter and order (resolvers.ticket), the ticket numbers a search
+    pins first, the pins of the cursors, and the values the filter binds, by parameter name."""
+
+    filters: Any = None
+    order: Any = None
+    pinned: frozenset[int] = frozenset()
+    after_pin: int | None = None
+    before_pin: int | None = None
+    values: dict[str, Any] = field(default_factory=dict, compare=False)
+    # What of the filter shapes the SQL besides its parameters (the assignee scope).
+    filter_shape: tuple[Any, ...] = ()
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        return (*super().shape, tuple(self.values), self.filter_shape, bool(self.pinned))
+
+
+@dataclass(frozen=True)
 class NodeArgs:
     """`node(id:)`: the type named by the global id, and the row id."""
 
@@ -77,4 +96,4 @@ class NoArgs:
         return ()
 
 
-SlotArgs = TicketArgs | PageArgs | NodeArgs | NoArgs
+SlotArgs = TicketArgs | PageArgs | TicketPageArgs | NodeArgs | NoArgs

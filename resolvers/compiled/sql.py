@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
+    String,
     Text,
     bindparam,
     case,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     null,
     select,
 )
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.sql.selectable import Subquery
 
@@ -65,8 +67,14 @@ from resolvers.compiled.plan import (
     Selection,
     SlotArgs,
     TicketArgs,
+    TicketPageArgs,
 )
-from resolvers.ticket import RESPONSE_ORDER, TicketOrder, ticket_sort_key
+from resolvers.ticket import (
+    RESPONSE_ORDER,
+    TicketOrder,
+    filtered_readable_tickets,
+    ticket_sort_key,
+)
 
 __all__ = [
     "FALLBACK_SQLSTATE",
@@ -74,13 +82,27 @@ __all__ = [
     "TICKET_ORDER",
     "CompiledStatement",
     "compile_plan",
+    "filter_parameter",
     "parameters",
     "supports",
 ]
 
 TICKET_ORDER = ticket_sort_key(TicketOrder())
 # The parameters `parameters()` fills per request; every other bind is a constant.
-_REQUEST_PARAMETER = re.compile(r"hd_actor_id|hd_organization_id|s\d+_[a-z_]+")
+_REQUEST_PARAMETER = re.compile(r"hd_actor_id|hd_organization_id|s\d+_[a-z0-9_]+")
+
+
+def filter_parameter(slot: int, name: str) -> str:
+    """The parameter of a value `tickets(filter:)` compares with (see resolvers.ticket.Binder)."""
+    return f"s{slot}_f_{name}"
+
+
+def _parameter_type(column_type: Any) -> Any:
+    """What a filter value is bound as: enums by their value."""
+    if isinstance(column_type, SAEnum):
+        return String()
+    return column_type
+
 
 # The only way a plan reaches rows: one builder per type, each taking the actor.
 Builder = Callable[[Actor], Select[Any]]
@@ -253,7 +275,9 @@ class Renderer(Pages):
         builder = (ROOT_SOURCES if by_id else SOURCES).get(type_name)
         if builder is None:
             raise NotCompilable(f"no readable-statement builder for {type_name}")
-        statement = builder(self.actor)
+        return self.checked_source(type_name, builder(self.actor))
+
+    def checked_source(self, type_name: str, statement: Any) -> Subquery:
         if not isinstance(statement, Select) or statement.whereclause is None:
             raise NotCompilable(f"the builder for {type_name} has no visibility predicate")
         self._aliases += 1
@@ -376,7 +400,28 @@ class Renderer(Pages):
         return self._by_id(type_name, selection or Selection(type_name, ()), ACTOR_ID)
 
     def tickets(self, f: FieldPlan) -> ColumnElement[Any]:
-        return self.connection(f, "Ticket", TICKET_ORDER, None, None)
+        assert f.slot is not None
+        args = self.args[f.slot]
+        assert isinstance(args, TicketPageArgs)
+        slot = f.slot
+
+        def bind(name: str, value: Any, column: Any) -> Any:
+            return bindparam(
+                filter_parameter(slot, name), type_=_parameter_type(column.type), unique=False
+            )
+
+        key = ticket_sort_key(args.order, args.pinned, bind)
+
+        def source() -> Subquery:
+            # resolvers.ticket.list_tickets' statement: readable_tickets narrowed by the filter,
+            # with the order's sort value (and pin) as columns of their own.
+            statement = filtered_readable_tickets(True, self.actor, args.filters, bind)
+            sort = [key.expression.label("hd_sort")]
+            if key.pin is not None:
+                sort.append(key.pin.label("hd_pin"))
+            return self.checked_source("Ticket", statement.add_columns(*sort))
+
+        return self.connection(f, "Ticket", key, None, None, source)
 
     def responses(self, f: FieldPlan, ticket: Subquery) -> ColumnElement[Any]:
         return self.connection(f, "Response", RESPONSE_ORDER, ticket, "ticket_id")
@@ -406,6 +451,11 @@ def parameters(kind: ActorKind, actor: Actor, args: Sequence[SlotArgs]) -> dict[
             for which, bound in (("after", arg.after), ("before", arg.before)):
                 if bound is not None:
                     values[f"s{slot}_{which}_value"], values[f"s{slot}_{which}_id"] = bound
+        if isinstance(arg, TicketPageArgs):
+            values.update(arg.values)
+            for which, pin in (("after", arg.after_pin), ("before", arg.before_pin)):
+                if pin is not None:
+                    values[f"s{slot}_{which}_pin"] = pin
         elif isinstance(arg, TicketArgs):
             values[f"s{slot}_ticket_id"] = arg.ticket_id
         elif isinstance(arg, NodeArgs):

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from models import Ticket, TicketResponse
 from resolvers.compiled.sql import TICKET_ORDER
-from resolvers.ticket import RESPONSE_ORDER
+from resolvers.ticket import RESPONSE_ORDER, TicketOrder, TicketOrderField, ticket_sort_key
 from schema.compiled import outcomes
 from tests.conftest import Stack, clear_tables
 from tests.factories import add_response
@@ -32,6 +32,8 @@ class Differential:
     tokens: dict[str, str | None]
     ticket_cursors: list[str]
     response_cursors: list[str]
+    # Of every order in TICKET_ORDERS.
+    ordered_ticket_cursors: list[str]
     # How many comparisons the compiled path answered, and how many repeats the lane did.
     compiled: int = 0
     laned: int = 0
@@ -108,6 +110,20 @@ async def _thicken(stack: Stack, world: World) -> None:
         await session.commit()
 
 
+# Cursors of every ticket order (and of one a search pins numbers in), for pages of each.
+TICKET_ORDERS = [
+    TICKET_ORDER,
+    *(
+        ticket_sort_key(TicketOrder(field, descending))
+        for field in TicketOrderField
+        for descending in (True, False)
+        if (field, descending) != (TicketOrderField.UPDATED_AT, True)
+    ),
+    ticket_sort_key(TicketOrder(), pinned_numbers=[1]),
+    ticket_sort_key(TicketOrder(TicketOrderField.PRIORITY), pinned_numbers=[1, 2]),
+]
+
+
 @pytest.fixture(scope="module")
 async def differential(stack: Stack) -> AsyncIterator[Differential]:
     async with stack.sessionmaker() as session:
@@ -128,6 +144,7 @@ async def differential(stack: Stack) -> AsyncIterator[Differential]:
             tokens,
             [TICKET_ORDER.cursor_of(t) for t in tickets],
             [RESPONSE_ORDER.cursor_of(r) for r in responses],
+            [key.cursor_of(t) for key in TICKET_ORDERS for t in tickets],
         )
     await clear_tables(stack.engine)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from hypothesis import strategies as st
 
 SCALARS = {
@@ -82,6 +83,42 @@ class Builder:
                 arguments.append(f"{cursor_name}: {self.value('String', cursor)}")
         return f"({', '.join(arguments)})" if arguments else ""
 
+    def literal_or_variable(self, graphql_type: str, value: Any, literal: str) -> str:
+        """`literal` in the document, or a variable of that type holding `value`."""
+        if self.draw(st.booleans()):
+            variable = self.name("v")
+            self.definitions.append(f"${variable}: {graphql_type}")
+            self.variables[variable] = value
+            return f"${variable}"
+        return literal
+
+    def ticket_list_arguments(self, node_ids: list[str]) -> list[str]:
+        """`filter:` and `orderBy:` of `tickets`, each part drawn (literals or variables)."""
+        arguments = []
+        if self.draw(st.booleans()):
+            parts = []
+            names = self.draw(st.lists(st.sampled_from(sorted(FILTERS)), max_size=3, unique=True))
+            for name in names:
+                graphql_type, choices = FILTERS[name]
+                pool = st.sampled_from(node_ids) if choices is None else st.sampled_from(choices)
+                listed = graphql_type.startswith("[")
+                value = self.draw(st.lists(pool, max_size=3)) if listed else self.draw(pool)
+                items = value if listed else [value]
+                enum = graphql_type.strip("[]!") in (
+                    "TicketStatus",
+                    "TicketPriority",
+                    "AssigneeScope",
+                )
+                rendered = [v if enum else orjson.dumps(v).decode() for v in items]
+                literal = f"[{', '.join(rendered)}]" if listed else rendered[0]
+                parts.append(f"{name}: {self.literal_or_variable(graphql_type, value, literal)}")
+            arguments.append(f"filter: {{ {', '.join(parts)} }}")
+        if self.draw(st.booleans()):
+            field = self.draw(st.sampled_from(["UPDATED_AT", "CREATED_AT", "PRIORITY", "NUMBER"]))
+            direction = self.draw(st.sampled_from(["ASC", "DESC"]))
+            arguments.append(f"orderBy: {{ field: {field}, direction: {direction} }}")
+        return arguments
+
     def alias(self) -> str:
         return self.draw(st.sampled_from(["", "", "", "a1: ", "b2: "]))
 
@@ -149,6 +186,24 @@ class Builder:
         return " ".join(parts)
 
 
+ENUM_TYPES = ("TicketStatus", "TicketPriority", "AssigneeScope")
+# tickets(filter:) fields: their type and values to draw from (None: the ids of node_ids).
+FILTERS: dict[str, tuple[str, list[Any] | None]] = {
+    "status": ("[TicketStatus!]", ["OPEN", "IN_PROGRESS", "WAITING_ON_CUSTOMER", "CLOSED"]),
+    "priority": ("[TicketPriority!]", ["LOW", "HIGH", "URGENT"]),
+    "assignee": ("AssigneeScope", ["ME", "UNASSIGNED"]),
+    "assigneeId": ("ID", None),
+    "teamId": ("[ID!]", None),
+    "customerId": ("ID", None),
+    "organizationId": ("ID", None),
+    "tags": ("[String!]", ["billing", "urgent", " Billing ", "vip"]),
+    "createdAfter": ("DateTime", ["2020-01-01T00:00:00Z", "2026-01-05T09:00:00+02:00"]),
+    "updatedBefore": ("DateTime", ["2099-01-01T00:00:00Z", "2026-01-05T09:01:00Z"]),
+    "search": (
+        "String",
+        ["printer", "#1", "1", "Pagingreply", "fire #2 printer", "", "export -nothing", "x" * 201],
+    ),
+}
 NODE_TYPES = ["Ticket", "Response", "Customer", "TeamMember", "Team", "Organization"]
 STATS = ["total", "open", "inProgress", "waitingOnCustomer", "highPriority", "unassigned"]
 
@@ -186,6 +241,10 @@ def documents(
             roots.append(f"{alias}ticket(id: {ticket_id}) {{ {builder.selection('Ticket', 0)} }}")
         else:
             arguments = builder.page_arguments("Ticket")
+            listed = builder.ticket_list_arguments(node_ids)
+            if listed:
+                inner = arguments[1:-1] if arguments else ""
+                arguments = f"({', '.join([*filter(None, [inner]), *listed])})"
             roots.append(f"{alias}tickets{arguments} {{ {builder.connection('Ticket', 0)} }}")
     definitions = f"({', '.join(builder.definitions)})" if builder.definitions else ""
     document = f"query Generated{definitions} {{ {' '.join(roots)} }} " + " ".join(
