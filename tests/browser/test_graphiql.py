@@ -28,8 +28,11 @@ def result_text(browser: Any) -> str:
     return panes[0].text if panes else ""
 
 
-def open_graphiql(browser: Any, server: DemoServer, query: str | None = None) -> None:
-    """GraphiQL with the agent's token typed into the Headers tab (and a query, if given)."""
+def open_graphiql(
+    browser: Any, server: DemoServer, query: str | None = None, operation: str | None = None
+) -> None:
+    """GraphiQL with the agent's token typed into the Headers tab (and a query, if given, whose
+    `operation` GraphiQL has taken as the one to run)."""
     browser.get(f"{server.base}/graphql")
     WebDriverWait(browser, 20).until(
         lambda b: b.find_elements(By.CSS_SELECTOR, ".graphiql-editor-tool .CodeMirror")
@@ -45,6 +48,18 @@ def open_graphiql(browser: Any, server: DemoServer, query: str | None = None) ->
         headers,
         query,
     )
+    if operation is not None:
+        # GraphiQL picks the operation to run from its tab state, which follows an edit a moment
+        # later: executing before then sends the previous document's operation name.
+        WebDriverWait(browser, 10).until(
+            lambda b: (
+                b.execute_script(
+                    "const s = JSON.parse(localStorage.getItem('graphiql:tabState') || 'null');"
+                    "return s && s.tabs[s.activeTabIndex].operationName;"
+                )
+                == operation
+            )
+        )
 
 
 def loaded_resources(browser: Any) -> list[str]:
@@ -72,7 +87,9 @@ def test_graphiql_renders_offline_and_runs_the_example(browser: Any, demo: DemoS
 
 
 def test_graphiql_streams_a_subscription(browser: Any, demo: DemoServer) -> None:
-    open_graphiql(browser, demo, "subscription Watch { ticketEvents { kind ticket { number } } }")
+    open_graphiql(
+        browser, demo, "subscription Watch { ticketEvents { kind ticket { number } } }", "Watch"
+    )
     browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
     ticket = base64.b64encode(b"Ticket:7").decode()
     # The page shows nothing until the first event, so write until one streams in (the first
