@@ -266,10 +266,13 @@ def coerce_variables(
 
 
 @functools.cache
-def _tickets_field(schema: GraphQLSchema) -> Any:
+def _list_inputs(schema: GraphQLSchema) -> tuple[Any, list[Any]]:
+    """The Strawberry schema, and the `filter` and `orderBy` arguments of `Query.tickets`."""
     strawberry_schema = schema._strawberry_schema  # type: ignore[attr-defined]
     query = strawberry_schema.get_type_by_name("Query")
-    return strawberry_schema, next(f for f in query.fields if f.python_name == "tickets")
+    field = next(f for f in query.fields if f.python_name == "tickets")
+    inputs = [a for a in field.arguments if a.python_name in ("filter", "order_by")]
+    return strawberry_schema, inputs
 
 
 @functools.cache
@@ -282,12 +285,12 @@ def _list_arguments(
 ) -> tuple[TicketFilter, TicketOrder]:
     if args.get("filter") is None and args.get("orderBy") is None:
         return TicketFilter(), TicketOrder()
-    strawberry_schema, field = _tickets_field(schema)
+    strawberry_schema, inputs = _list_inputs(schema)
     try:
         # The input objects as Strawberry hands them to the resolver.
         converted = convert_arguments(
             {k: args.get(k) for k in ("filter", "orderBy")},
-            [a for a in field.arguments if a.python_name in ("filter", "order_by")],
+            inputs,
             scalar_registry=strawberry_schema.schema_converter.scalar_registry,
             config=strawberry_schema.config,
         )

@@ -256,7 +256,8 @@ def estimate_cost(
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any] | None,
 ) -> int:
-    """The operation's estimated cost with these (coerced) variables; None: not known."""
+    """The operation's estimated cost with these coerced variables (None: not known yet, so
+    page sizes given by variables count as the largest)."""
     estimator = _CostEstimator(schema, document, variables)
     return estimator.selection(_root_type(schema, operation), operation.selection_set)
 

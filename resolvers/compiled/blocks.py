@@ -79,9 +79,14 @@ def global_id(type_name: str, column: Any) -> ColumnElement[Any]:
     return _base64(text_literal(f"{type_name}:").op("||")(sql_cast(column, Text)))
 
 
+def sort_column(key: SortKey, rows: Subquery) -> ColumnElement[Any]:
+    """A row's sort value: its own column, or the order's expression as `hd_sort`."""
+    return rows.c.hd_sort if "hd_sort" in rows.c else rows.c[key.expression.name]
+
+
 def cursor(key: SortKey, row: Subquery) -> ColumnElement[Any]:
     """resolvers.pagination.encode_cursor, in SQL: urlsafe base64 of [name, value, id]."""
-    value = row.c.hd_sort if "hd_sort" in row.c else row.c[key.expression.name]
+    value = sort_column(key, row)
     rendered = (
         literal_column("'\"'").op("||")(iso(value)).op("||")(literal_column("'\"'"))
         if key.timestamp

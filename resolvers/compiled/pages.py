@@ -26,7 +26,7 @@ from sqlalchemy.sql.selectable import Subquery
 
 from models import Priority, Status
 from permissions.actor import ActorKind
-from resolvers.compiled.blocks import cursor, json_object, text_literal
+from resolvers.compiled.blocks import cursor, json_object, sort_column, text_literal
 from resolvers.compiled.plan import (
     FieldPlan,
     PageArgs,
@@ -242,11 +242,6 @@ class Pages:
                 assert f.selection is not None
                 pairs.append((f.key, self.obj(f.selection, page)))
         return json_object(pairs)
-
-
-def sort_column(key: SortKey, rows: Subquery) -> ColumnElement[Any]:
-    """A row's sort value: its own column, or the order's expression as `hd_sort`."""
-    return rows.c.hd_sort if "hd_sort" in rows.c else rows.c[key.expression.name]
 
 
 def _first_cursor(key: SortKey, page: Subquery, order: Any, on_page: Any) -> ColumnElement[Any]:

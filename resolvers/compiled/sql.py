@@ -406,9 +406,7 @@ class Renderer(Pages):
         slot = f.slot
 
         def bind(name: str, value: Any, column: Any) -> Any:
-            return bindparam(
-                filter_parameter(slot, name), type_=_parameter_type(column.type), unique=False
-            )
+            return bindparam(filter_parameter(slot, name), type_=_parameter_type(column.type))
 
         key = ticket_sort_key(args.order, args.pinned, bind)
 

@@ -56,7 +56,6 @@ from tests.security.world import (
     World,
     build_world,
     database_state,
-    empty_tables,
     gid,
     post,
 )
@@ -369,14 +368,6 @@ async def full_state(db: Stack) -> dict[str, Any]:
             )
         state["audit_log"] = await session.scalar(select(func.count()).select_from(AuditEntry))
     return state
-
-
-@pytest.fixture
-async def fresh(stack: Stack) -> AsyncIterator[Stack]:
-    try:
-        yield stack
-    finally:
-        await empty_tables(stack.engine)
 
 
 async def arranged_world(db: Stack, row: Row | None = None) -> World:
