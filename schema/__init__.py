@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from schema.attachment import Attachment
 from schema.attachment_mutations import AttachmentMutation
 from schema.compiled import CompiledReads
+from schema.compiled_writes import CompiledWrites
 from schema.context import request_id
 from schema.customer import CustomerMutation, CustomerQuery
 from schema.directory import DirectoryQuery
@@ -138,7 +139,12 @@ def create_schema(
     if not introspection:
         extensions.append(DisableIntrospection)
     # The compiled read path comes last: it answers only what passed every check before it.
-    extensions += [lambda: ValidationCache(maxsize=1024), cost_extension(limits), CompiledReads]
+    extensions += [
+        lambda: ValidationCache(maxsize=1024),
+        cost_extension(limits),
+        CompiledReads,
+        CompiledWrites,
+    ]
     built = HelpdeskSchema(
         query=Query,
         mutation=Mutation,

@@ -16,10 +16,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 from graphql import (
@@ -254,12 +254,10 @@ def _page(args: dict[str, Any], key: SortKey) -> PageArgs:
 
 
 def coerce_variables(
-    schema: GraphQLSchema, plan: Plan, variables: dict[str, Any] | None
+    schema: GraphQLSchema, operation: OperationDefinitionNode, variables: dict[str, Any] | None
 ) -> VariableValues:
     """The request's variables coerced to the operation's types, defaults filled in."""
-    coerced = get_variable_values(
-        schema, plan.operation.variable_definitions or (), variables or {}
-    )
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     if isinstance(coerced, list):
         raise NotCompilable("variables do not coerce")
     return coerced
@@ -373,12 +371,27 @@ def _global_id(value: Any) -> relay.GlobalID:
         raise NotCompilable("malformed id") from None
 
 
-class PlanCache:
-    def __init__(self, size: int = PLAN_CACHE_SIZE) -> None:
+class _Admittable(Protocol):
+    admitted: bool
+
+
+P = TypeVar("P", bound=_Admittable)
+
+
+class PlanCache(Generic[P]):
+    """Plans by (document, operation name, actor kind), made by `build` (queries here, writes
+    in schema/compiled_writes.py); None for a document that has none."""
+
+    def __init__(
+        self,
+        build: Callable[[GraphQLSchema, DocumentNode, str | None, ActorKind], P],
+        size: int = PLAN_CACHE_SIZE,
+    ) -> None:
+        self.build = build
         self.size = size
-        self._plans: OrderedDict[tuple[str, str | None, ActorKind], Plan | None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None, ActorKind], P | None] = OrderedDict()
         # The plan of each document with a single operation, by its text alone.
-        self._sole: OrderedDict[tuple[str, ActorKind], Plan] = OrderedDict()
+        self._sole: OrderedDict[tuple[str, ActorKind], P] = OrderedDict()
 
     def get(
         self,
@@ -387,13 +400,13 @@ class PlanCache:
         document: DocumentNode,
         operation_name: str | None,
         kind: ActorKind,
-    ) -> Plan | None:
+    ) -> P | None:
         key = (query, operation_name, kind)
         if key in self._plans:
             self._plans.move_to_end(key)
             return self._plans[key]
         try:
-            plan: Plan | None = build_plan(schema, document, operation_name, kind)
+            plan: P | None = self.build(schema, document, operation_name, kind)
         except NotCompilable as exc:
             outcomes[f"not compilable: {exc}"] += 1
             plan = None
@@ -407,7 +420,7 @@ class PlanCache:
                 self._sole.popitem(last=False)
         return plan
 
-    def admitted(self, query: str, operation_name: str | None, kind: ActorKind) -> Plan | None:
+    def admitted(self, query: str, operation_name: str | None, kind: ActorKind) -> P | None:
         """The plan of a document that has already passed the whole pipeline, if any. Plans
         are keyed by the operation that runs: without an operation name, a document's only
         operation, as execution picks it."""
@@ -420,7 +433,7 @@ class PlanCache:
         return plan
 
 
-plans = PlanCache()
+plans: PlanCache[Plan] = PlanCache(build=build_plan)
 
 
 class CompiledReads(SchemaExtension):
@@ -457,7 +470,7 @@ class CompiledReads(SchemaExtension):
             outcomes["fallback: not compilable"] += 1
             return None
         try:
-            coerced = coerce_variables(graphql_schema, plan, execution.variables)
+            coerced = coerce_variables(graphql_schema, plan.operation, execution.variables)
         except NotCompilable:
             outcomes["fallback: NotCompilable"] += 1
             return None

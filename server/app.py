@@ -204,6 +204,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if settings.compiled_queries and engine.dialect.name == "postgresql"
             else None,
         )
+        runtime.resources.compiled_writes = (
+            settings.compiled_writes and runtime.resources.compiled_pool is not None
+        )
         sockets.start()
         interval = settings.attachment_cleanup_interval_seconds
         cleanup = (

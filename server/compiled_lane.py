@@ -11,6 +11,11 @@ over the limit, a fallback) it leaves to the pipeline, which then answers as if 
 not exist. tests/compiled/ compares both the first (pipeline) and the repeated (lane) answer
 with the reference path's.
 
+Repeats of admitted `updateTicket` / `addResponse` documents are written here too, by one
+function call (schema/compiled_writes.py, COMPILED_WRITES), and their event is published as
+`Context.write` publishes the reference's; a write the function leaves to the reference path
+has written nothing, and the pipeline then makes it.
+
 Off when TRACING is on (the pipeline's observer opens the spans).
 """
 
@@ -24,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from resolvers.compiled.plan import NotCompilable
-from schema import compiled
+from schema import compiled, compiled_writes
 from schema.context import Context
 from schema.limits import cost_result, estimate_cost
 from server import metrics
@@ -52,43 +57,55 @@ class CompiledLane:
             return None
         watch = metrics.Stopwatch()
         try:
-            data = orjson.loads(await request.body())
+            given = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
             return None
-        if not isinstance(data, dict) or not data.keys() <= _KEYS:
+        if not isinstance(given, dict) or not given.keys() <= _KEYS:
             return None
-        query, name = data.get("query"), data.get("operationName")
-        variables = data.get("variables")
+        query, name = given.get("query"), given.get("operationName")
+        variables = given.get("variables")
         if not isinstance(query, str | None) or not isinstance(name, str | None):
             return None
         if not isinstance(variables, dict | None):
             return None
         try:
-            document = await persisted.resolve(query, data.get("extensions"))
+            document = await persisted.resolve(query, given.get("extensions"))
         except PersistedQueryError:
             return None
         if document is None:
             return None
-        plan = compiled.plans.admitted(document.query, name, actor.kind)
+        read = compiled.plans.admitted(document.query, name, actor.kind)
+        write = None
+        if read is None and context.services.compiled_writes:
+            write = compiled_writes.write_plans.admitted(document.query, name, actor.kind)
+        plan = read or write
         if plan is None:
             return None
         try:
-            coerced = compiled.coerce_variables(self.schema, plan, variables)
+            coerced = compiled.coerce_variables(self.schema, plan.operation, variables)
         except NotCompilable:
             return None
         cost = estimate_cost(self.schema, plan.document, plan.operation, coerced.coerced)
         if cost > self.max_cost:
             return None
-        text = await compiled.answer(self.schema, plan, coerced, actor, pool, outcome="lane")
-        if text is None:
-            return None
+        if write is None:
+            assert read is not None
+            kind = "query"
+            text = await compiled.answer(self.schema, read, coerced, actor, pool, outcome="lane")
+            if text is None:
+                return None
+            data: Any = orjson.Fragment(text)
+        else:
+            kind = "mutation"
+            written = await compiled_writes.answer_write(self.schema, write, coerced, actor, pool)
+            if written is None:
+                return None
+            # Committed: its event goes out as Context.write sends the reference path's.
+            if written.event is not None:
+                await context.publish([written.event])
+            data = {write.key: orjson.Fragment(written.payload)}
         context.document_id = document.id
         operation_name = name or (plan.operation.name.value if plan.operation.name else None)
-        record_operation(
-            operation_name, "query", "ok", actor.kind.value, document.id, watch.seconds
-        )
-        body: dict[str, Any] = {
-            "data": orjson.Fragment(text),
-            "extensions": cost_result(cost, self.max_cost),
-        }
+        record_operation(operation_name, kind, "ok", actor.kind.value, document.id, watch.seconds)
+        body: dict[str, Any] = {"data": data, "extensions": cost_result(cost, self.max_cost)}
         return Response(orjson.dumps(body), media_type="application/json")

@@ -144,6 +144,7 @@ class Settings:
     subscriber_queue_size: int = 256
     shared_fanout: bool = True
     compiled_queries: bool = True
+    compiled_writes: bool = True
     db_pool_size: int = 10
     db_max_overflow: int = 10
     require_row_security: bool = False
@@ -320,6 +321,7 @@ class Settings:
             ),
             shared_fanout=_bool(env.get("SHARED_FANOUT", "true"), "SHARED_FANOUT"),
             compiled_queries=_bool(env.get("COMPILED_QUERIES", "true"), "COMPILED_QUERIES"),
+            compiled_writes=_bool(env.get("COMPILED_WRITES", "true"), "COMPILED_WRITES"),
             db_pool_size=_int(env.get("DB_POOL_SIZE", "10"), "DB_POOL_SIZE", minimum=1),
             db_max_overflow=_int(env.get("DB_MAX_OVERFLOW", "10"), "DB_MAX_OVERFLOW"),
             require_row_security=_bool(

@@ -82,6 +82,8 @@ class Resources:
     knowledge_base_language: str = "english"
     # The compiled read path's asyncpg pool (None: COMPILED_QUERIES=false, or SQLite).
     compiled_pool: Any = None
+    # Compiled writes in the lane (COMPILED_WRITES, with the compiled pool).
+    compiled_writes: bool = False
 
     async def publish(self, events: Sequence[Any]) -> None:
         """Committed envelopes to their hubs: ticket events, organization events."""

@@ -13,7 +13,9 @@ scan, and the planner, which cannot know what `current_setting()` will return, e
 they keep a handful of rows: an organization's 4,000 tickets look like 30, so a page of 50 was
 planned as "read them all and sort" (3 ms) instead of reading the (organization_id, updated_at)
 index backwards and stopping after 51 rows (0.1 ms). With sorting priced out, the planner takes
-the index order wherever one exists and still sorts where none does.
+the index order wherever one exists and still sorts where none does. And `jit = off`: a sort
+that cannot be avoided carries the penalty in its cost, which then passes `jit_above_cost`, and
+PostgreSQL would spend a few hundred milliseconds compiling a plan that runs in one.
 
 The function is created the first time a connection runs that statement (one more round trip
 for CREATE, one for asyncpg's prepare); connections remember what they have made.
@@ -22,6 +24,7 @@ for CREATE, one for asyncpg's prepare); connections remember what they have made
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -29,6 +32,7 @@ import asyncpg  # type: ignore[import-untyped]
 from models.engine import normalize_database_url
 from permissions.actor import Actor
 from resolvers.compiled.sql import FALLBACK_SQLSTATE, CompiledStatement
+from resolvers.compiled.writes import CompiledWrite
 
 logger = logging.getLogger("helpdesk.compiled")
 # A connection that has made this many functions drops them all (DISCARD TEMP) and starts
@@ -54,7 +58,7 @@ def function_ddl(statement: CompiledStatement) -> str:
     arguments = ", ".join([*statement.types, "text", "text", "text"])
     return f"""
 CREATE OR REPLACE FUNCTION pg_temp.{statement.function}({arguments}) RETURNS text
-LANGUAGE plpgsql SET enable_sort = off AS $hd$
+LANGUAGE plpgsql SET enable_sort = off SET jit = off AS $hd$
 BEGIN
   PERFORM set_config('helpdesk.actor_kind', ${n + 1}, true),
           set_config('helpdesk.actor_id', ${n + 2}, true),
@@ -91,6 +95,29 @@ async def create_pool(database_url: str, max_size: int) -> Any:
 
 async def run(pool: Any, statement: CompiledStatement, actor: Actor, values: dict[str, Any]) -> str:
     """The JSON text of `data`; FallBack when the reference path must answer instead."""
+    result: str = await _call(
+        pool, statement, lambda: function_ddl(statement), actor, values, row=False
+    )
+    return result
+
+
+async def run_write(
+    pool: Any, statement: CompiledWrite, actor: Actor, values: dict[str, Any]
+) -> Any:
+    """The row of a compiled write (resolvers/compiled/writes.py), committed when this returns;
+    FallBack when it wrote nothing and the reference path must answer instead."""
+    return await _call(pool, statement, lambda: statement.ddl, actor, values, row=True)
+
+
+async def _call(
+    pool: Any,
+    statement: CompiledStatement | CompiledWrite,
+    ddl: Callable[[], str],
+    actor: Actor,
+    values: dict[str, Any],
+    *,
+    row: bool,
+) -> Any:
     values = {**statement.constants, **values}
     arguments = [values[name] for name in statement.names]
     arguments += [
@@ -107,14 +134,15 @@ async def run(pool: Any, statement: CompiledStatement, actor: Actor, values: dic
                     if len(known) >= MAX_FUNCTIONS:
                         await connection.execute("DISCARD TEMP")
                         known.clear()
-                    setup = function_ddl(statement)
+                    setup = ddl()
                     if not known:
                         setup = FALLBACK_FUNCTION + setup
                     await connection.execute(setup)
                     known.add(name)
                 try:
-                    result: str = await connection.fetchval(statement.call, *arguments)
-                    return result
+                    if row:
+                        return await connection.fetchrow(statement.call, *arguments)
+                    return await connection.fetchval(statement.call, *arguments)
                 except asyncpg.UndefinedFunctionError:
                     # The session lost its temporary functions (DISCARD): make them again.
                     known.clear()

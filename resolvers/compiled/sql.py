@@ -88,8 +88,9 @@ __all__ = [
 ]
 
 TICKET_ORDER = ticket_sort_key(TicketOrder())
-# The parameters `parameters()` fills per request; every other bind is a constant.
-_REQUEST_PARAMETER = re.compile(r"hd_actor_id|hd_organization_id|s\d+_[a-z0-9_]+")
+# The parameters `parameters()` (and a compiled write) fill per request; every other bind is a
+# constant.
+_REQUEST_PARAMETER = re.compile(r"hd_actor_id|hd_organization_id|s\d+_[a-z0-9_]+|w_[a-z_]+")
 
 
 def filter_parameter(slot: int, name: str) -> str:
@@ -376,7 +377,7 @@ class Renderer(Pages):
         # Not found is an error on the reference path (NOT_FOUND at its path).
         return func.coalesce(found, fallback(JSON))
 
-    def _by_id(self, type_name: str, selection: Selection, row_id: Any) -> ColumnElement[Any]:
+    def by_id(self, type_name: str, selection: Selection, row_id: Any) -> ColumnElement[Any]:
         row = self.source(type_name, by_id=True)
         found = select(self.obj(selection, row)).where(row.c.id == row_id).scalar_subquery()
         # Not found is an error on the reference path (NOT_FOUND, or UNAUTHENTICATED for a
@@ -390,14 +391,14 @@ class Renderer(Pages):
         selection = next((s for s in f.union if s.type_name == args.type_name), None)
         if selection is None:
             raise NotCompilable(f"node of type {args.type_name}")
-        return self._by_id(
+        return self.by_id(
             args.type_name, selection, bindparam(f"s{f.slot}_node_id", type_=BigInteger)
         )
 
     def me(self, f: FieldPlan) -> ColumnElement[Any]:
         type_name = "Customer" if self.kind is ActorKind.CUSTOMER else "TeamMember"
         selection = next((s for s in f.union if s.type_name == type_name), None)
-        return self._by_id(type_name, selection or Selection(type_name, ()), ACTOR_ID)
+        return self.by_id(type_name, selection or Selection(type_name, ()), ACTOR_ID)
 
     def tickets(self, f: FieldPlan) -> ColumnElement[Any]:
         assert f.slot is not None
@@ -433,12 +434,12 @@ def compile_plan(kind: ActorKind, root: Selection, args: Sequence[SlotArgs]) -> 
     types = tuple(
         compiled.dialect.type_compiler_instance.process(by_name[name].type) for name in names
     )
-    constants = {
-        name: value
-        for name, value in compiled.params.items()
-        if not _REQUEST_PARAMETER.fullmatch(name)
-    }
-    return CompiledStatement(compiled.string, names, types, constants)
+    return CompiledStatement(compiled.string, names, types, request_constants(compiled.params))
+
+
+def request_constants(params: dict[str, Any]) -> dict[str, Any]:
+    """Of a compiled statement's parameters, those the renderer fixed (not filled per request)."""
+    return {name: value for name, value in params.items() if not _REQUEST_PARAMETER.fullmatch(name)}
 
 
 def parameters(kind: ActorKind, actor: Actor, args: Sequence[SlotArgs]) -> dict[str, Any]:

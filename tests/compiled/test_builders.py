@@ -20,7 +20,9 @@ from tests.graphql import global_id
 def _w1_statement(kind: ActorKind) -> sql.CompiledStatement:
     plan = build_plan(schema._schema, parse(W1), None, kind)
     args = resolve_slots(
-        schema._schema, plan, coerce_variables(schema._schema, plan, {"id": global_id("Ticket", 7)})
+        schema._schema,
+        plan,
+        coerce_variables(schema._schema, plan.operation, {"id": global_id("Ticket", 7)}),
     )
     assert args[0] == TicketArgs(7)
     return sql.compile_plan(kind, plan.root, args)

@@ -65,6 +65,12 @@ async def test_fan_out_does_not_query_per_subscriber(db: Stack, world: World) ->
     # Open sockets are re-checked against the database every ACTOR_CACHE_SECONDS, with one
     # query for all of them; a long cache keeps that periodic query out of the count.
     async with db.variant(actor_cache_seconds=3600) as app, serving(app) as url:
+        # The mutation once before counting: its first request is the pipeline's, repeats
+        # are the compiled lane's (PostgreSQL), and both counts must see the same write path.
+        async with db.client(db.token(world.agent.user_id), app=app) as http:
+            await execute(
+                http, STATUS, {"id": global_id("Ticket", world.ticket.id), "status": "OPEN"}
+            )
         few = await statements_to_deliver(db, world, app, url, 2, "IN_PROGRESS")
         many = await statements_to_deliver(db, world, app, url, 25, "WAITING_ON_CUSTOMER")
 
