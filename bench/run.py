@@ -365,8 +365,10 @@ async def fan_out(
     fx: Fixtures, subscribers: int, rates: list[float], seconds: float
 ) -> list[dict[str, Any]]:
     """W6: `subscribers` agents of one organization on ticketEvents while status changes
-    commit at each of `rates` per second in turn (fresh subscribers for each rate)."""
-    org = next(iter(fx.working))
+    commit at each of `rates` per second in turn (fresh subscribers for each rate). The
+    organization is one with open tickets to toggle (the dataset rotates statuses with
+    organizations, so not every organization has them)."""
+    org = max(fx.open_tickets, key=lambda o: len(fx.open_tickets[o]))
     agents = fx.agents[org]
     tokens = [fx.token(agents[i % len(agents)][1]) for i in range(subscribers)]
     toggler = StatusToggler(fx, org)
