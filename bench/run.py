@@ -274,7 +274,11 @@ class Workloads:
 
 
 def ok_write(body: bytes) -> bool:
-    return b'"errors":' not in body and b'"userErrors":[]' in body
+    """No errors and no userErrors. Parsed: compiled answers carry PostgreSQL's JSON spacing."""
+    answer = orjson.loads(body)
+    if "errors" in answer or not isinstance(answer.get("data"), dict):
+        return False
+    return all(payload and payload.get("userErrors") == [] for payload in answer["data"].values())
 
 
 @contextmanager
