@@ -122,15 +122,25 @@ class Plan:
     admitted: bool = False
 
     def statement(self, kind: ActorKind, args: list[SlotArgs]) -> CompiledStatement:
-        shape = tuple(arg.shape for arg in args)
-        found = self.statements.get(shape)
-        if found is None:
-            found = self.statements[shape] = compile_plan(kind, self.root, args)
-            if len(self.statements) > STATEMENTS_PER_PLAN:
-                self.statements.popitem(last=False)
-        else:
-            self.statements.move_to_end(shape)
-        return found
+        return statement_for(self.statements, args, lambda: compile_plan(kind, self.root, args))
+
+
+S = TypeVar("S")
+
+
+def statement_for(
+    statements: OrderedDict[tuple[Any, ...], S], args: list[SlotArgs], make: Callable[[], S]
+) -> S:
+    """A plan's statement for these arguments' page shape, made once and kept (LRU)."""
+    shape = tuple(arg.shape for arg in args)
+    found = statements.get(shape)
+    if found is None:
+        found = statements[shape] = make()
+        if len(statements) > STATEMENTS_PER_PLAN:
+            statements.popitem(last=False)
+    else:
+        statements.move_to_end(shape)
+    return found
 
 
 class _Planner:

@@ -36,6 +36,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.types.arguments import convert_arguments
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from models.enums import HistoryAction, Status
 from permissions.actor import Actor, ActorKind
@@ -53,7 +54,7 @@ from resolvers.compiled.writes import (
 from resolvers.errors import DomainError, UserInputError
 from resolvers.validation import BODY_MAX, Problems
 from resolvers.workflow import REOPENED_BY_CUSTOMER_REPLY, can_transition
-from schema.compiled import STATEMENTS_PER_PLAN, PlanCache, _Planner, outcomes, resolve_slots
+from schema.compiled import PlanCache, _Planner, outcomes, resolve_slots, statement_for
 from schema.context import Context
 from schema.user_errors import input_id
 from subscriptions.events import TicketEventEnvelope, kind_of
@@ -79,16 +80,11 @@ class WritePlan:
     admitted: bool = False
 
     def statement(self, kind: ActorKind, args: list[SlotArgs]) -> CompiledWrite:
-        shape = tuple(arg.shape for arg in args)
-        found = self.statements.get(shape)
-        if found is None:
-            found = compile_write(kind, self.mutation, self.payload_type, self.payload, args)
-            self.statements[shape] = found
-            if len(self.statements) > STATEMENTS_PER_PLAN:
-                self.statements.popitem(last=False)
-        else:
-            self.statements.move_to_end(shape)
-        return found
+        return statement_for(
+            self.statements,
+            args,
+            lambda: compile_write(kind, self.mutation, self.payload_type, self.payload, args),
+        )
 
 
 def build_write_plan(
@@ -290,6 +286,8 @@ class CompiledWrites(SchemaExtension):
             and context.actor.is_authenticated
             and execution.query is not None
             and execution.graphql_document is not None
+            # Only mutations: a query's document would take a write plan cache slot.
+            and execution.operation_type is StrawberryOperationType.MUTATION
         ):
             plan = write_plans.get(
                 execution.schema._schema,

@@ -258,10 +258,17 @@ class CompiledStatement:
     call: str = field(init=False)
 
     def __post_init__(self) -> None:
-        digest = hashlib.sha256(self.sql.encode()).hexdigest()[:24]
-        object.__setattr__(self, "function", f"hd_{digest}")
-        placeholders = ", ".join(f"${i}" for i in range(1, len(self.types) + 4))
-        object.__setattr__(self, "call", f"SELECT pg_temp.hd_{digest}({placeholders})")
+        function, call = session_function("hd", self.sql, len(self.types), "SELECT {}")
+        object.__setattr__(self, "function", function)
+        object.__setattr__(self, "call", call)
+
+
+def session_function(prefix: str, text: str, parameters: int, select: str) -> tuple[str, str]:
+    """The name of the session-local function that runs `text` (by its digest), and its call
+    with the parameters, then the actor's kind, id and organization."""
+    function = f"{prefix}_{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+    placeholders = ", ".join(f"${i}" for i in range(1, parameters + 4))
+    return function, select.format(f"pg_temp.{function}({placeholders})")
 
 
 class Renderer(Pages):
@@ -429,12 +436,16 @@ class Renderer(Pages):
 def compile_plan(kind: ActorKind, root: Selection, args: Sequence[SlotArgs]) -> CompiledStatement:
     statement = Renderer(kind, args).render(root)
     compiled = statement.compile(dialect=pg_asyncpg.dialect())  # type: ignore[no-untyped-call]
+    names, types = positional_parameters(compiled)
+    return CompiledStatement(compiled.string, names, types, request_constants(compiled.params))
+
+
+def positional_parameters(compiled: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A compiled statement's parameters in $1..$n order, and their PostgreSQL types."""
     names = tuple(compiled.positiontup or ())
     by_name = {compiled.bind_names[b]: b for b in compiled.binds.values()}
-    types = tuple(
-        compiled.dialect.type_compiler_instance.process(by_name[name].type) for name in names
-    )
-    return CompiledStatement(compiled.string, names, types, request_constants(compiled.params))
+    type_of = compiled.dialect.type_compiler_instance.process
+    return names, tuple(type_of(by_name[name].type) for name in names)
 
 
 def request_constants(params: dict[str, Any]) -> dict[str, Any]:

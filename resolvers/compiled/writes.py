@@ -22,7 +22,6 @@ test_write_differential.py compares row for row with the reference's.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,12 @@ from permissions.actor import ActorKind
 from permissions.ticket import readable_tickets
 from resolvers.compiled.blocks import json_object, symbolic_actor, text_literal
 from resolvers.compiled.plan import NotCompilable, Selection, SlotArgs
-from resolvers.compiled.sql import Renderer, request_constants
+from resolvers.compiled.sql import (
+    Renderer,
+    positional_parameters,
+    request_constants,
+    session_function,
+)
 from resolvers.locks import ticket_lock
 
 UPDATE_TICKET = "updateTicket"
@@ -92,10 +96,9 @@ class CompiledWrite:
     call: str = field(init=False)
 
     def __post_init__(self) -> None:
-        digest = hashlib.sha256(self.body.encode()).hexdigest()[:24]
-        object.__setattr__(self, "function", f"hd_w_{digest}")
-        placeholders = ", ".join(f"${i}" for i in range(1, len(self.types) + 4))
-        object.__setattr__(self, "call", f"SELECT * FROM pg_temp.hd_w_{digest}({placeholders})")
+        function, call = session_function("hd_w", self.body, len(self.types), "SELECT * FROM {}")
+        object.__setattr__(self, "function", function)
+        object.__setattr__(self, "call", call)
 
     @property
     def ddl(self) -> str:
@@ -147,14 +150,12 @@ class _Parameters:
     def embed(self, statement: Select[Any]) -> str:
         """A SQLAlchemy statement's SQL, its placeholders renumbered to the function's."""
         compiled = statement.compile(dialect=pg_asyncpg.dialect())  # type: ignore[no-untyped-call]
-        positions = list(compiled.positiontup or ())
-        by_name = {compiled.bind_names[b]: b for b in compiled.binds.values()}
-        type_of = compiled.dialect.type_compiler_instance.process
+        names, types = positional_parameters(compiled)
         self.constants.update(request_constants(compiled.params))
 
         def renumber(match: re.Match[str]) -> str:
-            name = positions[int(match.group(1)) - 1]
-            return self.ref(name, type_of(by_name[name].type))
+            position = int(match.group(1)) - 1
+            return self.ref(names[position], types[position])
 
         return _PLACEHOLDER.sub(renumber, compiled.string)
 
